@@ -1,0 +1,52 @@
+// RAII view of a Python buffer of int64, checked for format, layout and writability.
+#pragma once
+
+#include <nanobind/nanobind.h>
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+
+#include "errors.hpp"
+
+namespace gilfree::bindings {
+
+class Int64Buffer {
+ public:
+  Int64Buffer(nanobind::handle object, bool writable) {
+    const int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(object.ptr(), &view_, flags) != 0) {
+      PyErr_Clear();
+      throw InvalidInputError(std::string(writable ? "output" : "numbers") +
+                              " must be a C-contiguous" + (writable ? " writable" : "") +
+                              " buffer of int64 (got " + Py_TYPE(object.ptr())->tp_name + ")");
+    }
+    if (view_.itemsize != 8 || !is_int64_format(view_.format) || view_.ndim > 1) {
+      const std::string format = view_.format != nullptr ? view_.format : "B";
+      const int ndim = view_.ndim;
+      PyBuffer_Release(&view_);
+      throw InvalidInputError("numbers must be a one-dimensional buffer of int64 (got format '" +
+                              format + "', " + std::to_string(ndim) + " dimensions)");
+    }
+  }
+  ~Int64Buffer() { PyBuffer_Release(&view_); }
+  Int64Buffer(const Int64Buffer&) = delete;
+  Int64Buffer& operator=(const Int64Buffer&) = delete;
+
+  [[nodiscard]] std::span<std::int64_t> span() const noexcept {
+    return {static_cast<std::int64_t*>(view_.buf), static_cast<std::size_t>(view_.len) / 8};
+  }
+
+ private:
+  // Native-order signed 8-byte integers: 'q', and 'l' where long is 8 bytes.
+  static bool is_int64_format(const char* format) {
+    if (format == nullptr) return false;
+    if (*format == '@' || *format == '=' || *format == '<') ++format;
+    return std::strcmp(format, "q") == 0 || (sizeof(long) == 8 && std::strcmp(format, "l") == 0);
+  }
+
+  Py_buffer view_{};
+};
+
+}  // namespace gilfree::bindings

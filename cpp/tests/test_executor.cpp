@@ -1,0 +1,139 @@
+// Executor and parallel-op tests: results independent of thread count, errors, concurrent callers.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdint>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "kernels/process_numbers.hpp"
+#include "ops.hpp"
+#include "runtime/executor.hpp"
+#include "runtime/process_executor.hpp"
+
+namespace {
+
+using gilfree::runtime::Executor;
+
+std::vector<std::int64_t> random_values(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::int64_t> values(n);
+  for (auto& v : values) v = static_cast<std::int64_t>(rng());
+  return values;
+}
+
+TEST(Executor, RejectsZeroThreads) { EXPECT_THROW(Executor(0), std::invalid_argument); }
+
+TEST(Executor, RunsEveryChunkExactlyOnce) {
+  Executor executor(3);
+  constexpr std::size_t kChunks = 1000;
+  std::vector<std::atomic<int>> hits(kChunks);
+  executor.run(kChunks, [&](std::size_t i) { hits[i].fetch_add(1); });
+  for (std::size_t i = 0; i < kChunks; ++i) EXPECT_EQ(hits[i].load(), 1) << i;
+}
+
+TEST(Executor, UsesSeveralWorkers) {
+  Executor executor(4);
+  std::mutex mu;
+  std::set<std::thread::id> seen;
+  std::atomic<int> arrived{0};
+  // Each chunk waits until four chunks run at once: possible only with four workers.
+  executor.run(4, [&](std::size_t) {
+    {
+      std::lock_guard lock(mu);
+      seen.insert(std::this_thread::get_id());
+    }
+    arrived.fetch_add(1);
+    while (arrived.load() < 4) std::this_thread::yield();
+  });
+  EXPECT_EQ(seen.size(), 4U);
+}
+
+TEST(Executor, ZeroChunksReturnsAtOnce) {
+  Executor executor(2);
+  bool ran = false;
+  executor.run(0, [&](std::size_t) { ran = true; });
+  EXPECT_FALSE(ran);
+}
+
+TEST(Executor, ExceptionReachesCallerAndSkipsTheRest) {
+  Executor executor(2);
+  std::atomic<int> ran{0};
+  EXPECT_THROW(executor.run(10000,
+                            [&](std::size_t i) {
+                              ran.fetch_add(1);
+                              if (i == 0) throw std::runtime_error("chunk failed");
+                            }),
+               std::runtime_error);
+  EXPECT_LT(ran.load(), 10000);
+  // The executor is still healthy afterwards.
+  std::atomic<int> after{0};
+  executor.run(100, [&](std::size_t) { after.fetch_add(1); });
+  EXPECT_EQ(after.load(), 100);
+}
+
+TEST(Executor, ConcurrentCallers) {
+  Executor executor(2);
+  std::vector<std::thread> callers;
+  std::atomic<std::size_t> total{0};
+  for (int c = 0; c < 8; ++c) {
+    callers.emplace_back([&] {
+      for (int r = 0; r < 20; ++r) executor.run(50, [&](std::size_t) { total.fetch_add(1); });
+    });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(total.load(), 8U * 20U * 50U);
+}
+
+class ParallelProcessNumbers : public ::testing::TestWithParam<unsigned> {};
+
+TEST_P(ParallelProcessNumbers, SameResultForAnyThreadCount) {
+  const auto in = random_values(100'003, 7);
+  for (std::uint64_t iterations : {0U, 1U, 3U, 1000U}) {
+    std::vector<std::int64_t> expected(in.size());
+    gilfree::kernels::process_numbers_scalar(in, expected, iterations);
+    Executor executor(GetParam());
+    std::vector<std::int64_t> out(in.size());
+    gilfree::ops::process_numbers(executor, in, out, iterations);
+    ASSERT_EQ(out, expected) << "threads=" << GetParam() << " iterations=" << iterations;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, ParallelProcessNumbers, ::testing::Values(1U, 2U, 7U));
+
+TEST(ParallelProcessNumbers, RejectsMismatchedSizes) {
+  Executor executor(1);
+  std::vector<std::int64_t> in(10), out(9);
+  EXPECT_THROW(gilfree::ops::process_numbers(executor, in, out, 1), std::invalid_argument);
+}
+
+TEST(Grain, ChunksStayShortAndAligned) {
+  for (std::uint64_t iterations : {0U, 1U, 10U, 1000U, 100000U, 1U << 30}) {
+    const std::size_t grain = gilfree::ops::process_numbers_grain(iterations);
+    EXPECT_GE(grain, 64U);
+    EXPECT_EQ(grain % 64, 0U);
+    EXPECT_LE(grain, 1U << 16);
+  }
+  EXPECT_EQ(gilfree::ops::process_numbers_grain(1000), 192U);
+}
+
+TEST(ProcessExecutor, ConfigureAndShutdown) {
+  gilfree::runtime::configure_process_executor(3);
+  EXPECT_EQ(gilfree::runtime::process_executor_threads(), 3U);
+  auto held = gilfree::runtime::process_executor();
+  gilfree::runtime::configure_process_executor(2);  // the held executor stays usable
+  std::atomic<int> ran{0};
+  held->run(10, [&](std::size_t) { ran.fetch_add(1); });
+  EXPECT_EQ(ran.load(), 10);
+  EXPECT_EQ(gilfree::runtime::process_executor()->threads(), 2U);
+  gilfree::runtime::shutdown_process_executor();
+  EXPECT_EQ(gilfree::runtime::process_executor_threads(),
+            2U);  // restarts with the configured count
+  EXPECT_EQ(gilfree::runtime::process_executor()->threads(), 2U);
+  gilfree::runtime::shutdown_process_executor();
+}
+
+}  // namespace

@@ -1,0 +1,32 @@
+"""gilfree: CPU-bound kernels in C++, run off the GIL on every core, for Python and FastAPI."""
+
+from __future__ import annotations
+
+from gilfree._api import (
+    INT64_MAX,
+    INT64_MIN,
+    build_info,
+    configure,
+    process_numbers,
+    sum_squares,
+    threads,
+)
+from gilfree.errors import Cancelled, DeadlineExceeded, GilfreeError, InvalidInput, Overloaded
+
+__version__ = build_info()["version"]
+
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "Cancelled",
+    "DeadlineExceeded",
+    "GilfreeError",
+    "InvalidInput",
+    "Overloaded",
+    "__version__",
+    "build_info",
+    "configure",
+    "process_numbers",
+    "sum_squares",
+    "threads",
+]

@@ -1,0 +1,147 @@
+"""The synchronous Python API: argument checks, then the native kernels with the GIL released."""
+
+from __future__ import annotations
+
+import atexit
+import os
+from array import array
+from typing import TYPE_CHECKING, Any, overload
+
+from gilfree import _core
+from gilfree.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from typing_extensions import Buffer
+
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "build_info",
+    "configure",
+    "process_numbers",
+    "sum_squares",
+    "threads",
+]
+
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
+# The kernel counts iterations in 64 bits; callers such as the server set tighter caps.
+_ITERATIONS_MAX = (1 << 64) - 1
+_THREADS_ENV = "GILFREE_THREADS"
+
+
+def _threads_from_env() -> int | None:
+    text = os.environ.get(_THREADS_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidInput(f"{_THREADS_ENV} must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise InvalidInput(f"{_THREADS_ENV} must be a positive integer, got {text!r}")
+    return value
+
+
+def configure(threads: int | None = None) -> None:
+    """Restarts the native worker pool with ``threads`` workers.
+
+    ``None`` means ``GILFREE_THREADS`` if set, else the CPUs this process may use (affinity mask
+    and cgroup quota). Work already running finishes on the old pool.
+    """
+    if threads is None:
+        threads = _threads_from_env()
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
+        raise InvalidInput(f"threads must be an int, got {type(threads).__name__}")
+    if threads is not None and not 1 <= threads <= 4096:
+        raise InvalidInput(f"threads must be between 1 and 4096, got {threads}")
+    _core.configure_executor(threads or 0)
+
+
+def threads() -> int:
+    """Native worker threads of this process."""
+    return int(_core.executor_threads())
+
+
+def _check_iterations(iterations: int) -> int:
+    if isinstance(iterations, bool) or not isinstance(iterations, int):
+        raise InvalidInput(f"iterations must be an int, got {type(iterations).__name__}")
+    if not 0 <= iterations <= _ITERATIONS_MAX:
+        raise InvalidInput(f"iterations must be >= 0, got {iterations}")
+    return iterations
+
+
+def _new_int64_array(n: int) -> Any:
+    try:
+        import numpy as np
+    except ImportError:
+        return array("q", bytes(8 * n))
+    return np.empty(n, dtype=np.int64)
+
+
+@overload
+def process_numbers(numbers: list[int], iterations: int = 1000) -> list[int]: ...
+@overload
+def process_numbers(numbers: Sequence[int], iterations: int = 1000) -> list[int]: ...
+@overload
+def process_numbers(numbers: Buffer, iterations: int = 1000) -> Any: ...
+def process_numbers(numbers: Any, iterations: int = 1000) -> Any:
+    """Applies ``iterations`` steps of the contract's recurrence to every number.
+
+    A list (or other sequence of ints) gives a list. A C-contiguous one-dimensional int64 buffer
+    (numpy array, ``array('q')``, memoryview) is read without copying and gives a numpy int64
+    array when numpy is installed, else an ``array('q')``. Raises ``InvalidInput`` (with the
+    element's ``index``) for a non-integer or an integer outside int64.
+    """
+    iterations = _check_iterations(iterations)
+    if isinstance(numbers, list):
+        return _core.process_numbers_list(numbers, iterations)
+    if isinstance(numbers, (bytes, bytearray, str)):
+        raise InvalidInput(
+            f"numbers must be a sequence of ints or an int64 buffer, got {type(numbers).__name__}"
+        )
+    try:
+        view = memoryview(numbers)
+    except TypeError:
+        view = None
+    if view is None:
+        try:
+            as_list = list(numbers)
+        except TypeError:
+            raise InvalidInput(
+                "numbers must be a sequence of ints or an int64 buffer, "
+                f"got {type(numbers).__name__}"
+            ) from None
+        return _core.process_numbers_list(as_list, iterations)
+    with view:
+        out = _new_int64_array(view.nbytes // 8 if view.itemsize == 8 else 0)
+        _core.process_numbers_buffer(numbers, out, iterations)
+    return out
+
+
+def sum_squares(a: int, b: int) -> int:
+    """The exact ``a*a + b*b`` of two signed 64-bit integers (up to 2**127)."""
+    for name, value in (("a", a), ("b", b)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInput(f"{name} must be an int, got {type(value).__name__}")
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise InvalidInput(f"{name} is outside the signed 64-bit integer range")
+    return int(_core.sum_squares(a, b))
+
+
+def build_info() -> dict[str, Any]:
+    """Version, compiler, build type, the CPU's SIMD sets, usable CPUs and worker threads."""
+    info: dict[str, Any] = dict(_core.build_info())
+    info["simd"] = list(_core.simd_features())
+    info["usable_cpus"] = int(_core.usable_cpus())
+    info["threads"] = threads()
+    return info
+
+
+# Size the pool from GILFREE_THREADS now; workers start on first use and are joined at exit so
+# that no native thread outlives the interpreter.
+if (_env_threads := _threads_from_env()) is not None:
+    _core.configure_executor(_env_threads)
+atexit.register(_core.shutdown_executor)

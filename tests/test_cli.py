@@ -1,0 +1,60 @@
+"""The gilfree command line: info output and argument errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import gilfree
+from gilfree.cli import main
+
+
+def test_info_names_simd_and_threads(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert f"gilfree {gilfree.__version__}" in out
+    assert "cpu simd:" in out
+    assert f"threads:     {gilfree.threads()}" in out
+
+
+def test_info_json_honours_gilfree_threads() -> None:
+    env = dict(os.environ, GILFREE_THREADS="3")
+    result = subprocess.run(
+        [sys.executable, "-m", "gilfree.cli", "info", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    info = json.loads(result.stdout)
+    assert info["threads"] == 3
+    assert info["build_type"] == "Release"
+    assert set(info) >= {"version", "compiler", "simd", "usable_cpus"}
+
+
+def test_bad_gilfree_threads_is_a_clear_error() -> None:
+    env = dict(os.environ, GILFREE_THREADS="lots")
+    result = subprocess.run(
+        [sys.executable, "-m", "gilfree.cli", "info"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "GILFREE_THREADS must be a positive integer" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv", [["serve", "--port", "0"], ["serve", "--port", "70000"], ["serve", "--threads", "x"]]
+)
+def test_serve_rejects_bad_flags(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    assert "error" in capsys.readouterr().err
