@@ -20,6 +20,4 @@ VECTORS: list[tuple[int, tuple[int, int, int, int, int]]] = [
 
 def cases() -> list[tuple[int, int, int]]:
     """(input, iterations, expected) for every cell of the table."""
-    return [
-        (x, it, out) for x, outs in VECTORS for it, out in zip(ITERATIONS, outs, strict=True)
-    ]
+    return [(x, it, out) for x, outs in VECTORS for it, out in zip(ITERATIONS, outs, strict=True)]

@@ -8,9 +8,9 @@ import threading
 
 import numpy as np
 import pytest
-from contract_vectors import cases
 
 import gilfree
+from contract_vectors import cases
 from gilfree import INT64_MAX, INT64_MIN, InvalidInput, reference
 
 

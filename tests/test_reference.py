@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from contract_vectors import cases
 
+from contract_vectors import cases
 from gilfree import reference
 
 

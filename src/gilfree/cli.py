@@ -1,4 +1,4 @@
-"""The gilfree command line: `gilfree serve` runs the service, `gilfree info` describes the build."""
+"""The gilfree command line: `gilfree serve` runs the service, `gilfree info` describes it."""
 
 from __future__ import annotations
 
