@@ -22,3 +22,25 @@ class InvalidInputError : public std::invalid_argument {
 };
 
 }  // namespace gilfree
+
+namespace gilfree {
+
+// The executor refused a job: admitting it would pass the limit on queued work, or it is stopping.
+class OverloadedError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The job was cancelled before it finished.
+class CancelledError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The job's deadline passed before it finished.
+class DeadlineExceededError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace gilfree

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <stdexcept>
 
 #include "kernels/process_numbers.hpp"
@@ -14,6 +15,22 @@ namespace {
 constexpr std::uint64_t kStepsPerChunk = 200'000;
 constexpr std::size_t kMinGrain = 64;
 constexpr std::size_t kMaxGrain = 1U << 16;
+
+runtime::JobSpec process_numbers_spec(std::span<const std::int64_t> in, std::span<std::int64_t> out,
+                                      std::uint64_t iterations) {
+  if (in.size() != out.size()) throw std::invalid_argument("input and output sizes differ");
+  const std::size_t n = in.size();
+  const std::size_t grain = process_numbers_grain(iterations);
+  runtime::JobSpec spec;
+  spec.chunks = (n + grain - 1) / grain;
+  spec.cost = process_numbers_cost(n, iterations);
+  spec.run_chunk = [in, out, grain, iterations](std::size_t chunk) {
+    const std::size_t begin = chunk * grain;
+    const std::size_t count = std::min(grain, in.size() - begin);
+    kernels::process_numbers(in.subspan(begin, count), out.subspan(begin, count), iterations);
+  };
+  return spec;
+}
 }  // namespace
 
 std::size_t process_numbers_grain(std::uint64_t iterations) noexcept {
@@ -23,21 +40,33 @@ std::size_t process_numbers_grain(std::uint64_t iterations) noexcept {
   return static_cast<std::size_t>(grain / kMinGrain * kMinGrain);
 }
 
+std::uint64_t process_numbers_cost(std::size_t count, std::uint64_t iterations) noexcept {
+  const auto n = static_cast<std::uint64_t>(count);
+  if (iterations != 0 && n > std::numeric_limits<std::uint64_t>::max() / iterations) {
+    return std::numeric_limits<std::uint64_t>::max();
+  }
+  return n * iterations;
+}
+
 void process_numbers(runtime::Executor& executor, std::span<const std::int64_t> in,
                      std::span<std::int64_t> out, std::uint64_t iterations) {
   if (in.size() != out.size()) throw std::invalid_argument("input and output sizes differ");
-  const std::size_t n = in.size();
-  const std::size_t grain = process_numbers_grain(iterations);
-  if (n <= grain || iterations == 0) {
+  if (in.size() <= process_numbers_grain(iterations) || iterations == 0) {
     kernels::process_numbers(in, out, iterations);
     return;
   }
-  const std::size_t chunks = (n + grain - 1) / grain;
-  executor.run(chunks, [&](std::size_t chunk) {
-    const std::size_t begin = chunk * grain;
-    const std::size_t count = std::min(grain, n - begin);
-    kernels::process_numbers(in.subspan(begin, count), out.subspan(begin, count), iterations);
-  });
+  runtime::JobSpec spec = process_numbers_spec(in, out, iterations);
+  executor.run(spec.chunks, std::move(spec.run_chunk), spec.cost);
+}
+
+std::shared_ptr<runtime::Job> submit_process_numbers(
+    runtime::Executor& executor, std::span<const std::int64_t> in, std::span<std::int64_t> out,
+    std::uint64_t iterations, std::optional<runtime::Clock::time_point> deadline,
+    std::shared_ptr<runtime::CompletionSink> sink) {
+  runtime::JobSpec spec = process_numbers_spec(in, out, iterations);
+  spec.deadline = deadline;
+  spec.sink = std::move(sink);
+  return executor.submit(std::move(spec));
 }
 
 }  // namespace gilfree::ops

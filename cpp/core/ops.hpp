@@ -3,6 +3,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <span>
 
 #include "runtime/executor.hpp"
@@ -10,13 +12,25 @@
 namespace gilfree::ops {
 
 // Elements per chunk so that one chunk is roughly 100 microseconds of work (a multiple of 64,
-// at least 64): short enough that workers share fairly, long enough to amortise scheduling.
+// at least 64): short enough that workers share fairly and cancel fast, long enough to amortise
+// scheduling.
 [[nodiscard]] std::size_t process_numbers_grain(std::uint64_t iterations) noexcept;
 
-// process_numbers over `in` into `out` (same size, may alias exactly), on the executor's workers.
-// Inputs smaller than one chunk run on the calling thread. The result never depends on the
-// thread count or the chunking.
+// Work units of process_numbers for admission: numbers x iterations.
+[[nodiscard]] std::uint64_t process_numbers_cost(std::size_t count,
+                                                 std::uint64_t iterations) noexcept;
+
+// process_numbers over `in` into `out` (same size, may alias exactly), on the executor's workers,
+// blocking until done. Inputs smaller than one chunk run on the calling thread. The result never
+// depends on the thread count or the chunking.
 void process_numbers(runtime::Executor& executor, std::span<const std::int64_t> in,
                      std::span<std::int64_t> out, std::uint64_t iterations);
+
+// The same as a job that runs entirely on the workers and reports to `sink`. `in` and `out` must
+// stay valid until the job is finished. Throws OverloadedError if the executor refuses it.
+std::shared_ptr<runtime::Job> submit_process_numbers(
+    runtime::Executor& executor, std::span<const std::int64_t> in, std::span<std::int64_t> out,
+    std::uint64_t iterations, std::optional<runtime::Clock::time_point> deadline,
+    std::shared_ptr<runtime::CompletionSink> sink);
 
 }  // namespace gilfree::ops

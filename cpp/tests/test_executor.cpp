@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "errors.hpp"
 #include "kernels/process_numbers.hpp"
 #include "ops.hpp"
 #include "runtime/executor.hpp"

@@ -1,102 +1,255 @@
-// Executor: worker threads taking chunks from the active jobs in turn.
+// Executor: worker threads taking chunks from the active jobs in turn, with cancellation,
+// deadlines, admission by queued work, and a bounded shutdown.
 #include "runtime/executor.hpp"
 
-#include <atomic>
-#include <exception>
 #include <stdexcept>
+#include <string>
+
+#include "errors.hpp"
 
 namespace gilfree::runtime {
 
-struct Executor::Job {
-  Job(std::size_t chunk_count, const std::function<void(std::size_t)>& fn)
-      : chunks(chunk_count), run_chunk(fn) {}
+Job::Job(std::uint64_t id, JobSpec spec) : id_(id), spec_(std::move(spec)) {}
 
-  const std::size_t chunks;
-  const std::function<void(std::size_t)>& run_chunk;  // owned by the caller blocked in run()
-  std::size_t next = 0;                               // next chunk to claim; guarded by mu_
-  std::atomic<std::size_t> finished{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr error;  // written once, by the chunk that sets `failed`
+bool Job::finished() const noexcept {
+  std::lock_guard lock(done_mu_);
+  return done_;
+}
 
-  std::mutex done_mu;
-  std::condition_variable done_cv;
-  bool done = false;
-};
+void Job::wait() const {
+  std::unique_lock lock(done_mu_);
+  done_cv_.wait(lock, [this] { return done_; });
+}
 
-Executor::Executor(unsigned threads) {
-  if (threads == 0) throw std::invalid_argument("Executor needs at least one thread");
+bool Job::wait_for(std::chrono::nanoseconds timeout) const {
+  std::unique_lock lock(done_mu_);
+  return done_cv_.wait_for(lock, timeout, [this] { return done_; });
+}
+
+JobStatus Job::status() const noexcept {
+  std::lock_guard lock(done_mu_);
+  return status_;
+}
+
+std::exception_ptr Job::error() const noexcept {
+  std::lock_guard lock(done_mu_);
+  return error_;
+}
+
+void Job::rethrow_if_unsuccessful() const {
+  switch (status()) {
+    case JobStatus::kSucceeded:
+      return;
+    case JobStatus::kFailed:
+      std::rethrow_exception(error());
+    case JobStatus::kCancelled:
+      throw CancelledError("the job was cancelled");
+    case JobStatus::kDeadlineExceeded:
+      throw DeadlineExceededError("the job's deadline passed before it finished");
+    case JobStatus::kQueued:
+    case JobStatus::kRunning:
+      break;
+  }
+  throw std::logic_error("the job has not finished");
+}
+
+Executor::Executor(unsigned threads, std::uint64_t max_queued_work)
+    : max_queued_work_(max_queued_work) {
+  if (threads == 0) throw std::invalid_argument("an Executor needs at least one thread");
   workers_.reserve(threads);
   for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
-Executor::~Executor() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  work_available_.notify_all();
-  for (auto& worker : workers_) worker.join();
-}
+Executor::~Executor() { shutdown(std::chrono::nanoseconds::zero()); }
 
-void Executor::run(std::size_t chunks, const std::function<void(std::size_t)>& run_chunk) {
-  if (chunks == 0) return;
-  auto job = std::make_shared<Job>(chunks, run_chunk);
+std::shared_ptr<Job> Executor::submit(JobSpec spec) {
+  std::shared_ptr<Job> job;
   {
     std::lock_guard lock(mu_);
-    if (stopping_) throw std::logic_error("Executor is shutting down");
-    active_.push_back(job);
+    if (!accepting_) {
+      ++rejected_;
+      throw OverloadedError("the executor is shutting down");
+    }
+    if (spec.cost > max_queued_work_ - queued_work_) {
+      ++rejected_;
+      throw OverloadedError(
+          "queued work would pass max_queued_work=" + std::to_string(max_queued_work_) +
+          " (queued " + std::to_string(queued_work_) + ", job " + std::to_string(spec.cost) + ")");
+    }
+    job = std::make_shared<Job>(next_id_++, std::move(spec));
+    job->submitted_at_ = Clock::now();
+    ++submitted_;
+    ++active_jobs_;
+    queued_work_ += job->cost();
+    if (job->spec_.chunks > 0) runnable_.push_back(job);
   }
-  if (chunks == 1) {
+  if (job->spec_.chunks == 0) {
+    job->started_at_ = job->submitted_at_;
+    finish(job);
+  } else if (job->spec_.chunks == 1) {
     work_available_.notify_one();
   } else {
     work_available_.notify_all();
   }
-  {
-    std::unique_lock lock(job->done_mu);
-    job->done_cv.wait(lock, [&] { return job->done; });
-  }
-  if (job->error) std::rethrow_exception(job->error);
+  return job;
 }
 
-void Executor::finish_chunk(Job& job) {
-  if (job.finished.fetch_add(1, std::memory_order_acq_rel) + 1 == job.chunks) {
-    {
-      std::lock_guard lock(job.done_mu);
-      job.done = true;
+void Executor::run(std::size_t chunks, std::function<void(std::size_t)> run_chunk,
+                   std::uint64_t cost) {
+  JobSpec spec;
+  spec.chunks = chunks;
+  spec.run_chunk = std::move(run_chunk);
+  spec.cost = cost;
+  const auto job = submit(std::move(spec));
+  job->wait();
+  job->rethrow_if_unsuccessful();
+}
+
+Executor::Claim Executor::claim_locked(Clock::time_point now) {
+  while (!runnable_.empty()) {
+    if (cursor_ >= runnable_.size()) cursor_ = 0;
+    const auto it = runnable_.begin() + static_cast<std::ptrdiff_t>(cursor_);
+    std::shared_ptr<Job> job = *it;
+    if (!job->started_) {
+      job->started_ = true;
+      job->started_at_ = now;
     }
-    job.done_cv.notify_all();
+    JobStatus retire = JobStatus::kSucceeded;
+    if (job->failed_.load(std::memory_order_acquire)) {
+      retire = JobStatus::kFailed;
+    } else if (job->cancel_requested()) {
+      retire = JobStatus::kCancelled;
+    } else if (job->spec_.deadline && now >= *job->spec_.deadline) {
+      retire = JobStatus::kDeadlineExceeded;
+    }
+    if (retire != JobStatus::kSucceeded) {
+      const std::size_t dropped = job->spec_.chunks - job->next_chunk_;
+      job->next_chunk_ = job->spec_.chunks;
+      job->retire_reason_ = retire;
+      runnable_.erase(it);
+      return Claim{std::move(job), std::nullopt, dropped};
+    }
+    const std::size_t chunk = job->next_chunk_++;
+    if (job->next_chunk_ == job->spec_.chunks) {
+      runnable_.erase(it);  // the cursor now points at the next job already
+    } else {
+      ++cursor_;
+    }
+    return Claim{std::move(job), chunk, 1};
   }
+  return Claim{};
 }
 
 void Executor::worker_loop() {
   std::unique_lock lock(mu_);
   for (;;) {
-    work_available_.wait(lock, [this] { return stopping_ || !active_.empty(); });
-    if (active_.empty()) return;  // stopping, and nothing left to run
-
-    if (cursor_ >= active_.size()) cursor_ = 0;
-    std::shared_ptr<Job> job = active_[cursor_];
-    const std::size_t index = job->next++;
-    if (job->next == job->chunks) {
-      active_.erase(active_.begin() + static_cast<std::ptrdiff_t>(cursor_));
-    } else {
-      ++cursor_;
-    }
+    work_available_.wait(lock, [this] { return stopping_ || !runnable_.empty(); });
+    if (runnable_.empty()) return;  // stopping, and nothing left to claim
+    Claim claim = claim_locked(Clock::now());
     lock.unlock();
-
-    if (!job->failed.load(std::memory_order_acquire)) {
-      try {
-        job->run_chunk(index);
-      } catch (...) {
-        if (!job->failed.exchange(true, std::memory_order_acq_rel)) {
-          job->error = std::current_exception();
+    if (claim.chunk) {
+      Job& job = *claim.job;
+      if (!job.failed_.load(std::memory_order_acquire)) {
+        busy_workers_.fetch_add(1, std::memory_order_relaxed);
+        try {
+          job.spec_.run_chunk(*claim.chunk);
+        } catch (...) {
+          if (!job.failed_.exchange(true, std::memory_order_acq_rel)) {
+            job.error_ = std::current_exception();
+          }
         }
+        busy_workers_.fetch_sub(1, std::memory_order_relaxed);
       }
     }
-    finish_chunk(*job);
-    job.reset();
+    complete_chunks(claim.job, claim.count);
+    claim.job.reset();
     lock.lock();
   }
+}
+
+void Executor::complete_chunks(const std::shared_ptr<Job>& job, std::size_t count) {
+  // acq_rel: the last finisher sees every chunk's writes (results, error_) before finishing.
+  if (job->chunks_done_.fetch_add(count, std::memory_order_acq_rel) + count == job->spec_.chunks) {
+    finish(job);
+  }
+}
+
+void Executor::finish(const std::shared_ptr<Job>& job) {
+  JobStatus status = JobStatus::kSucceeded;
+  if (job->failed_.load(std::memory_order_acquire)) {
+    status = JobStatus::kFailed;
+  } else {
+    std::lock_guard lock(mu_);
+    status = job->retire_reason_;
+  }
+  const auto now = Clock::now();
+  {
+    std::lock_guard lock(mu_);
+    --active_jobs_;
+    queued_work_ -= job->cost();
+    switch (status) {
+      case JobStatus::kSucceeded:
+        ++succeeded_;
+        break;
+      case JobStatus::kFailed:
+        ++failed_;
+        break;
+      case JobStatus::kCancelled:
+        ++cancelled_;
+        break;
+      case JobStatus::kDeadlineExceeded:
+        ++deadline_exceeded_;
+        break;
+      case JobStatus::kQueued:
+      case JobStatus::kRunning:
+        break;
+    }
+  }
+  job_finished_.notify_all();
+  std::shared_ptr<CompletionSink> sink = std::move(job->spec_.sink);
+  job->spec_.run_chunk = nullptr;  // no chunk runs any more: free what it holds now
+  {
+    std::lock_guard lock(job->done_mu_);
+    job->finished_at_ = now;
+    job->status_ = status;
+    job->done_ = true;
+  }
+  job->done_cv_.notify_all();
+  if (sink) sink->job_finished(job);
+}
+
+void Executor::shutdown(std::chrono::nanoseconds grace) {
+  {
+    std::unique_lock lock(mu_);
+    accepting_ = false;
+    if (!stopping_) {
+      job_finished_.wait_for(lock, grace, [this] { return active_jobs_ == 0; });
+      for (const auto& job : runnable_) job->cancel();
+      stopping_ = true;
+    }
+  }
+  work_available_.notify_all();
+  std::lock_guard join_lock(join_mu_);
+  for (auto& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+}
+
+ExecutorStats Executor::stats() const {
+  std::lock_guard lock(mu_);
+  ExecutorStats s;
+  s.threads = threads();
+  s.busy_workers = busy_workers_.load(std::memory_order_relaxed);
+  s.active_jobs = active_jobs_;
+  s.queued_work = queued_work_;
+  s.max_queued_work = max_queued_work_;
+  s.submitted = submitted_;
+  s.rejected = rejected_;
+  s.succeeded = succeeded_;
+  s.failed = failed_;
+  s.cancelled = cancelled_;
+  s.deadline_exceeded = deadline_exceeded_;
+  return s;
 }
 
 }  // namespace gilfree::runtime

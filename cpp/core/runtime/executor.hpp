@@ -1,43 +1,180 @@
 // Executor: the process-wide pool of native workers that runs jobs cut into chunks.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 namespace gilfree::runtime {
 
-// A fixed set of worker threads created once. A job is a count of chunks and a function that runs
-// one chunk; idle workers take chunks from the active jobs in turn (round robin), so a small job
-// that arrives behind a large one starts after about one chunk rather than after the large job.
+using Clock = std::chrono::steady_clock;
+
+class Job;
+
+// Where a finished job is reported. Called on a worker thread (or the thread that retired the job)
+// exactly once per job, after the job's status is final; must not block or throw.
+class CompletionSink {
+ public:
+  virtual ~CompletionSink() = default;
+  virtual void job_finished(const std::shared_ptr<Job>& job) noexcept = 0;
+};
+
+enum class JobStatus : std::uint8_t {
+  kQueued,            // admitted, no chunk started
+  kRunning,           // at least one chunk started
+  kSucceeded,         // every chunk ran
+  kFailed,            // a chunk threw; error() holds the exception
+  kCancelled,         // cancel() was called before the last chunk was claimed
+  kDeadlineExceeded,  // the deadline passed before the last chunk was claimed
+};
+
+struct JobSpec {
+  std::size_t chunks = 0;
+  std::function<void(std::size_t)> run_chunk;  // runs chunk i; kept until the job finishes
+  std::uint64_t cost = 0;                      // work units counted against admission
+  std::optional<Clock::time_point> deadline;   // checked before each chunk is claimed
+  std::shared_ptr<CompletionSink> sink;        // optional
+};
+
+// One admitted unit of work. Workers claim its chunks in order; cancellation and the deadline are
+// checked between chunks, so a cancelled job stops within one chunk's time per worker.
+class Job {
+ public:
+  Job(std::uint64_t id, JobSpec spec);
+
+  [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+  [[nodiscard]] std::uint64_t cost() const noexcept { return spec_.cost; }
+
+  // Asks the workers to drop the chunks not yet started. No effect once the job is finished.
+  void cancel() noexcept { cancel_requested_.store(true, std::memory_order_release); }
+  [[nodiscard]] bool cancel_requested() const noexcept {
+    return cancel_requested_.load(std::memory_order_acquire);
+  }
+
+  [[nodiscard]] bool finished() const noexcept;
+  // Blocks until the job is finished.
+  void wait() const;
+  // Blocks until finished or `timeout` passed; true if finished.
+  [[nodiscard]] bool wait_for(std::chrono::nanoseconds timeout) const;
+
+  // Valid once finished().
+  [[nodiscard]] JobStatus status() const noexcept;
+  [[nodiscard]] std::exception_ptr error() const noexcept;
+  // Throws the job's outcome as an exception unless it succeeded: the chunk's own exception,
+  // CancelledError or DeadlineExceededError.
+  void rethrow_if_unsuccessful() const;
+
+  // Timings: admitted, first chunk started (or retired), finished. Valid once finished().
+  [[nodiscard]] Clock::time_point submitted_at() const noexcept { return submitted_at_; }
+  [[nodiscard]] Clock::time_point started_at() const noexcept { return started_at_; }
+  [[nodiscard]] Clock::time_point finished_at() const noexcept { return finished_at_; }
+
+ private:
+  friend class Executor;
+
+  const std::uint64_t id_;
+  JobSpec spec_;
+  std::atomic<bool> cancel_requested_{false};
+
+  // Guarded by the executor's mutex.
+  std::size_t next_chunk_ = 0;
+  bool started_ = false;
+  JobStatus retire_reason_ = JobStatus::kSucceeded;  // why unclaimed chunks were dropped
+
+  std::atomic<std::size_t> chunks_done_{0};  // run, skipped or dropped
+  std::atomic<bool> failed_{false};
+  std::exception_ptr error_;  // written once, by the chunk that sets failed_
+
+  Clock::time_point submitted_at_{};
+  Clock::time_point started_at_{};
+  Clock::time_point finished_at_{};
+
+  mutable std::mutex done_mu_;
+  mutable std::condition_variable done_cv_;
+  bool done_ = false;  // guarded by done_mu_
+  JobStatus status_ = JobStatus::kQueued;
+};
+
+struct ExecutorStats {
+  unsigned threads = 0;
+  unsigned busy_workers = 0;
+  std::size_t active_jobs = 0;  // admitted and not finished
+  std::uint64_t queued_work = 0;
+  std::uint64_t max_queued_work = 0;
+  std::uint64_t submitted = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t succeeded = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t cancelled = 0;
+  std::uint64_t deadline_exceeded = 0;
+};
+
+// A fixed set of worker threads created once. Idle workers take chunks from the active jobs in
+// turn (round robin), so a small job that arrives behind a large one starts after about one chunk
+// rather than after the large job. Admission is bounded by the cost of the work admitted and not
+// yet finished.
 class Executor {
  public:
-  explicit Executor(unsigned threads);
-  ~Executor();
+  static constexpr std::uint64_t kUnlimited = ~std::uint64_t{0};
+
+  explicit Executor(unsigned threads, std::uint64_t max_queued_work = kUnlimited);
+  ~Executor();  // shutdown(0): cancels what is left, joins the workers
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
   [[nodiscard]] unsigned threads() const noexcept { return static_cast<unsigned>(workers_.size()); }
 
-  // Runs run_chunk(i) for every i in [0, chunks) on the workers and blocks until all have
-  // finished. If a chunk throws, the job's remaining chunks are skipped and the first exception
-  // is rethrown here. Safe to call from several threads at once.
-  void run(std::size_t chunks, const std::function<void(std::size_t)>& run_chunk);
+  // Admits a job, or throws OverloadedError (queued work would pass the limit, or the executor
+  // is stopping). A job with no chunks finishes at once.
+  std::shared_ptr<Job> submit(JobSpec spec);
+
+  // Submits and waits: the job's own exception, CancelledError or DeadlineExceededError is
+  // rethrown here. Safe to call from several threads at once.
+  void run(std::size_t chunks, std::function<void(std::size_t)> run_chunk, std::uint64_t cost = 0);
+
+  // Stops admission, lets admitted jobs finish for up to `grace`, cancels the rest, waits for
+  // the chunks in flight and joins the workers. Idempotent.
+  void shutdown(std::chrono::nanoseconds grace);
+
+  [[nodiscard]] ExecutorStats stats() const;
 
  private:
-  struct Job;
   void worker_loop();
-  static void finish_chunk(Job& job);
+  // Claims the next chunk of some active job, or retires a cancelled/expired job (returning it
+  // with no chunk to run). Caller holds mu_.
+  struct Claim {
+    std::shared_ptr<Job> job;
+    std::optional<std::size_t> chunk;  // none: the job was retired
+    std::size_t count = 0;             // chunks this claim accounts for
+  };
+  Claim claim_locked(Clock::time_point now);
+  void complete_chunks(const std::shared_ptr<Job>& job, std::size_t count);
+  void finish(const std::shared_ptr<Job>& job);
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable work_available_;
-  std::vector<std::shared_ptr<Job>> active_;  // jobs with chunks not yet claimed
-  std::size_t cursor_ = 0;                    // round-robin position in active_
-  bool stopping_ = false;
+  std::condition_variable job_finished_;        // for shutdown's grace period
+  std::vector<std::shared_ptr<Job>> runnable_;  // jobs with chunks not yet claimed
+  std::size_t cursor_ = 0;                      // round-robin position in runnable_
+  std::size_t active_jobs_ = 0;                 // admitted, not finished
+  std::uint64_t queued_work_ = 0;               // cost of admitted, not finished
+  const std::uint64_t max_queued_work_;
+  std::uint64_t next_id_ = 1;
+  bool accepting_ = true;
+  bool stopping_ = false;  // workers exit once runnable_ is empty
+  std::atomic<unsigned> busy_workers_{0};
+  std::uint64_t submitted_ = 0, rejected_ = 0, succeeded_ = 0, failed_ = 0, cancelled_ = 0,
+                deadline_exceeded_ = 0;
+  std::mutex join_mu_;
   std::vector<std::thread> workers_;
 };
 

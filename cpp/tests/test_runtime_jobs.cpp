@@ -1,0 +1,258 @@
+// Executor job tests: fairness, cancellation, deadlines, admission, completion sinks, shutdown.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "errors.hpp"
+#include "runtime/executor.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using gilfree::runtime::Clock;
+using gilfree::runtime::CompletionSink;
+using gilfree::runtime::Executor;
+using gilfree::runtime::Job;
+using gilfree::runtime::JobSpec;
+using gilfree::runtime::JobStatus;
+
+// A chunk that spins for about `d` (sleeping would not hold a core).
+void spin_for(std::chrono::microseconds d) {
+  const auto until = Clock::now() + d;
+  while (Clock::now() < until) {
+  }
+}
+
+JobSpec spinning_job(std::size_t chunks, std::chrono::microseconds per_chunk,
+                     std::atomic<std::size_t>* ran = nullptr, std::uint64_t cost = 0) {
+  JobSpec spec;
+  spec.chunks = chunks;
+  spec.cost = cost;
+  spec.run_chunk = [per_chunk, ran](std::size_t) {
+    spin_for(per_chunk);
+    if (ran != nullptr) ran->fetch_add(1);
+  };
+  return spec;
+}
+
+class RecordingSink : public CompletionSink {
+ public:
+  void job_finished(const std::shared_ptr<Job>& job) noexcept override {
+    std::lock_guard lock(mu);
+    finished.push_back(job->id());
+  }
+  std::mutex mu;
+  std::vector<std::uint64_t> finished;
+};
+
+TEST(Jobs, SmallJobStartsWhileLargeJobRuns) {
+  Executor executor(2);
+  // 2 workers, each chunk ~200 us: the large job alone would take ~1 s.
+  auto large = executor.submit(spinning_job(10'000, 200us));
+  std::this_thread::sleep_for(20ms);
+  const auto t0 = Clock::now();
+  auto small = executor.submit(spinning_job(1, 50us));
+  small->wait();
+  const auto latency = Clock::now() - t0;
+  EXPECT_EQ(small->status(), JobStatus::kSucceeded);
+  EXPECT_FALSE(large->finished());
+  // About one chunk's wait; generous for a shared, noisy machine.
+  EXPECT_LT(latency, 50ms);
+  large->cancel();
+  large->wait();
+  EXPECT_EQ(large->status(), JobStatus::kCancelled);
+}
+
+TEST(Jobs, RoundRobinAcrossJobs) {
+  Executor executor(1);
+  std::mutex mu;
+  std::vector<int> order;
+  auto make = [&](int tag) {
+    JobSpec spec;
+    spec.chunks = 3;
+    spec.run_chunk = [&, tag](std::size_t) {
+      std::lock_guard lock(mu);
+      order.push_back(tag);
+    };
+    return spec;
+  };
+  // Hold the only worker so both jobs are queued before any chunk runs.
+  std::atomic<bool> release{false};
+  JobSpec blocker;
+  blocker.chunks = 1;
+  blocker.run_chunk = [&](std::size_t) {
+    while (!release.load()) std::this_thread::yield();
+  };
+  auto b = executor.submit(std::move(blocker));
+  auto j1 = executor.submit(make(1));
+  auto j2 = executor.submit(make(2));
+  release = true;
+  j1->wait();
+  j2->wait();
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 1, 2, 1, 2}));
+}
+
+TEST(Jobs, CancelStopsRemainingChunksAndFreesWorkers) {
+  Executor executor(2);
+  std::atomic<std::size_t> ran{0};
+  auto job = executor.submit(spinning_job(100'000, 100us, &ran));
+  std::this_thread::sleep_for(10ms);
+  const auto t0 = Clock::now();
+  job->cancel();
+  job->wait();
+  const auto took = Clock::now() - t0;
+  EXPECT_EQ(job->status(), JobStatus::kCancelled);
+  EXPECT_LT(ran.load(), 100'000U);
+  EXPECT_LT(took, 20ms);
+  EXPECT_EQ(executor.stats().busy_workers, 0U);
+  EXPECT_EQ(executor.stats().active_jobs, 0U);
+  EXPECT_THROW(job->rethrow_if_unsuccessful(), gilfree::CancelledError);
+}
+
+TEST(Jobs, CancelBeforeStartRunsNothing) {
+  Executor executor(1);
+  std::atomic<bool> release{false};
+  JobSpec blocker;
+  blocker.chunks = 1;
+  blocker.run_chunk = [&](std::size_t) {
+    while (!release.load()) std::this_thread::yield();
+  };
+  auto b = executor.submit(std::move(blocker));
+  std::atomic<std::size_t> ran{0};
+  auto job = executor.submit(spinning_job(10, 1us, &ran));
+  job->cancel();
+  release = true;
+  job->wait();
+  EXPECT_EQ(ran.load(), 0U);
+  EXPECT_EQ(job->status(), JobStatus::kCancelled);
+}
+
+TEST(Jobs, DeadlineStopsTheJob) {
+  Executor executor(2);
+  std::atomic<std::size_t> ran{0};
+  JobSpec spec = spinning_job(100'000, 100us, &ran);
+  spec.deadline = Clock::now() + 20ms;
+  auto job = executor.submit(std::move(spec));
+  job->wait();
+  EXPECT_EQ(job->status(), JobStatus::kDeadlineExceeded);
+  EXPECT_LT(ran.load(), 100'000U);
+  EXPECT_LT(job->finished_at() - job->submitted_at(), 200ms);
+  EXPECT_THROW(job->rethrow_if_unsuccessful(), gilfree::DeadlineExceededError);
+  EXPECT_EQ(executor.stats().deadline_exceeded, 1U);
+}
+
+TEST(Jobs, JobThatFinishesBeforeItsDeadlineSucceeds) {
+  Executor executor(2);
+  JobSpec spec = spinning_job(4, 10us);
+  spec.deadline = Clock::now() + 10s;
+  auto job = executor.submit(std::move(spec));
+  job->wait();
+  EXPECT_EQ(job->status(), JobStatus::kSucceeded);
+}
+
+TEST(Jobs, AdmissionIsBoundedByQueuedWork) {
+  Executor executor(1, /*max_queued_work=*/1000);
+  auto first = executor.submit(spinning_job(1000, 100us, nullptr, 800));
+  EXPECT_THROW(executor.submit(spinning_job(1, 1us, nullptr, 300)), gilfree::OverloadedError);
+  auto fits = executor.submit(spinning_job(1, 1us, nullptr, 200));
+  EXPECT_EQ(executor.stats().queued_work, 1000U);
+  EXPECT_EQ(executor.stats().rejected, 1U);
+  first->cancel();
+  first->wait();
+  fits->wait();
+  EXPECT_EQ(executor.stats().queued_work, 0U);
+  auto later = executor.submit(spinning_job(1, 1us, nullptr, 1000));  // room again
+  later->wait();
+  EXPECT_EQ(later->status(), JobStatus::kSucceeded);
+  EXPECT_THROW(executor.submit(spinning_job(1, 1us, nullptr, 1001)), gilfree::OverloadedError);
+}
+
+TEST(Jobs, SinkHearsEveryJobOnce) {
+  Executor executor(3);
+  auto sink = std::make_shared<RecordingSink>();
+  std::vector<std::shared_ptr<Job>> jobs;
+  for (int i = 0; i < 200; ++i) {
+    JobSpec spec = spinning_job(static_cast<std::size_t>(i % 5), 5us);
+    spec.sink = sink;
+    jobs.push_back(executor.submit(std::move(spec)));
+    if (i % 3 == 0) jobs.back()->cancel();
+  }
+  for (auto& job : jobs) job->wait();
+  std::lock_guard lock(sink->mu);
+  ASSERT_EQ(sink->finished.size(), jobs.size());
+  std::vector<std::uint64_t> ids = sink->finished;
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end());
+}
+
+TEST(Jobs, ZeroChunkJobFinishesAtOnce) {
+  Executor executor(1);
+  auto sink = std::make_shared<RecordingSink>();
+  JobSpec spec;
+  spec.sink = sink;
+  auto job = executor.submit(std::move(spec));
+  EXPECT_TRUE(job->finished());
+  EXPECT_EQ(job->status(), JobStatus::kSucceeded);
+  EXPECT_EQ(sink->finished.size(), 1U);
+}
+
+TEST(Jobs, FailedChunkFailsTheJob) {
+  Executor executor(2);
+  JobSpec spec;
+  spec.chunks = 1000;
+  spec.run_chunk = [](std::size_t i) {
+    if (i == 3) throw std::runtime_error("boom");
+  };
+  auto job = executor.submit(std::move(spec));
+  job->wait();
+  EXPECT_EQ(job->status(), JobStatus::kFailed);
+  EXPECT_THROW(job->rethrow_if_unsuccessful(), std::runtime_error);
+  EXPECT_EQ(executor.stats().failed, 1U);
+}
+
+TEST(Shutdown, GraceLetsShortJobsFinish) {
+  Executor executor(2);
+  std::atomic<std::size_t> ran{0};
+  auto job = executor.submit(spinning_job(20, 100us, &ran));
+  executor.shutdown(5s);
+  EXPECT_EQ(job->status(), JobStatus::kSucceeded);
+  EXPECT_EQ(ran.load(), 20U);
+  EXPECT_THROW(executor.submit(spinning_job(1, 1us)), gilfree::OverloadedError);
+}
+
+TEST(Shutdown, CancelsWhatOutlastsTheGrace) {
+  auto executor = std::make_unique<Executor>(2);
+  auto sink = std::make_shared<RecordingSink>();
+  std::vector<std::shared_ptr<Job>> jobs;
+  for (int i = 0; i < 4; ++i) {
+    JobSpec spec = spinning_job(100'000, 100us);
+    spec.sink = sink;
+    jobs.push_back(executor->submit(std::move(spec)));
+  }
+  const auto t0 = Clock::now();
+  executor->shutdown(20ms);
+  EXPECT_LT(Clock::now() - t0, 1s);
+  for (auto& job : jobs) {
+    EXPECT_TRUE(job->finished());
+    EXPECT_EQ(job->status(), JobStatus::kCancelled);
+  }
+  EXPECT_EQ(sink->finished.size(), 4U);
+  executor.reset();  // destructor after shutdown: no double join
+}
+
+TEST(Shutdown, DestructorWithJobsInFlight) {
+  std::vector<std::shared_ptr<Job>> jobs;
+  {
+    Executor executor(2);
+    for (int i = 0; i < 3; ++i) jobs.push_back(executor.submit(spinning_job(100'000, 50us)));
+  }
+  for (auto& job : jobs) EXPECT_TRUE(job->finished());
+}
+
+}  // namespace
