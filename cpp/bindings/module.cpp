@@ -10,21 +10,33 @@ namespace nb = nanobind;
 namespace gilfree::bindings {
 void bind_kernels(nb::module_& m);
 void bind_runtime(nb::module_& m);
+void bind_jobs(nb::module_& m);
 }  // namespace gilfree::bindings
 
 NB_MODULE(_core, m) {
   m.doc() = "gilfree's native core (internal: use the gilfree package).";
 
-  // Raised as gilfree.errors.InvalidInput, with the offending index where there is one.
+  // The core's errors are raised as gilfree.errors classes; InvalidInput keeps its index.
   nb::register_exception_translator([](const std::exception_ptr& error, void*) {
+    auto raise = [](const char* name, const std::exception& e) {
+      nb::object cls = nb::module_::import_("gilfree.errors").attr(name);
+      PyErr_SetObject(cls.ptr(), cls(nb::str(e.what())).ptr());
+    };
     try {
       std::rethrow_exception(error);
     } catch (const gilfree::InvalidInputError& e) {
       nb::object cls = nb::module_::import_("gilfree.errors").attr("InvalidInput");
       nb::object index = nb::none();
       if (e.index()) index = nb::int_(*e.index());
-      nb::object exc = cls(nb::str(e.what()), index);
-      PyErr_SetObject(cls.ptr(), exc.ptr());
+      PyErr_SetObject(cls.ptr(), cls(nb::str(e.what()), index).ptr());
+    } catch (const gilfree::OverloadedError& e) {
+      raise("Overloaded", e);
+    } catch (const gilfree::CancelledError& e) {
+      raise("Cancelled", e);
+    } catch (const gilfree::DeadlineExceededError& e) {
+      raise("DeadlineExceeded", e);
+    } catch (const gilfree::NativeJobError& e) {
+      raise("GilfreeError", e);
     }
   });
 
@@ -43,4 +55,5 @@ NB_MODULE(_core, m) {
 
   gilfree::bindings::bind_kernels(m);
   gilfree::bindings::bind_runtime(m);
+  gilfree::bindings::bind_jobs(m);
 }

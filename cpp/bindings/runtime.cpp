@@ -1,8 +1,13 @@
-// Bindings of the runtime: the process executor's size and lifetime, and what the machine offers.
+// Bindings of the runtime: the process executor's size, admission and lifetime, and the machine.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+
+#include "errors.hpp"
 #include "runtime/cpu_info.hpp"
 #include "runtime/process_executor.hpp"
 
@@ -13,20 +18,48 @@ namespace gilfree::bindings {
 void bind_runtime(nb::module_& m) {
   m.def(
       "configure_executor",
-      [](unsigned threads) {
+      [](unsigned threads, std::uint64_t max_queued_work) {
         nb::gil_scoped_release release;  // joining the old workers may wait for their chunks
-        runtime::configure_process_executor(threads);
+        runtime::configure_process_executor(threads, max_queued_work);
       },
-      nb::arg("threads"), "Restarts the executor with `threads` workers (0: usable CPUs).");
+      nb::arg("threads"), nb::arg("max_queued_work"),
+      "Restarts the executor with `threads` workers (0: usable CPUs) admitting at most "
+      "`max_queued_work` units of unfinished work.");
   m.def(
       "shutdown_executor",
-      [] {
+      [](double grace_s) {
+        if (!std::isfinite(grace_s) || grace_s < 0) {
+          throw InvalidInputError("grace must be a non-negative number of seconds");
+        }
         nb::gil_scoped_release release;
-        runtime::shutdown_process_executor();
+        runtime::shutdown_process_executor(std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::duration<double>(std::min(grace_s, 1.0e6))));
       },
-      "Stops the executor and joins its workers.");
+      nb::arg("grace_s") = 0.0,
+      "Stops admission, lets admitted jobs finish for up to grace_s, cancels the rest and joins "
+      "the workers. The next use starts a new executor.");
   m.def("executor_threads", &runtime::process_executor_threads,
         "Worker count of the executor (or of the one the next call starts).");
+  m.def(
+      "executor_stats",
+      [] {
+        const auto s = runtime::process_executor()->stats();
+        nb::dict out;
+        out["threads"] = s.threads;
+        out["busy_workers"] = s.busy_workers;
+        out["active_jobs"] = s.active_jobs;
+        out["queued_work"] = s.queued_work;
+        out["max_queued_work"] = s.max_queued_work;
+        out["submitted"] = s.submitted;
+        out["rejected"] = s.rejected;
+        out["succeeded"] = s.succeeded;
+        out["failed"] = s.failed;
+        out["cancelled"] = s.cancelled;
+        out["deadline_exceeded"] = s.deadline_exceeded;
+        return out;
+      },
+      nb::sig("def executor_stats() -> dict[str, int]"),
+      "Counters and gauges of the process executor.");
   m.def("usable_cpus", &runtime::usable_cpus,
         "CPUs this process may use: affinity mask capped by the cgroup v2 quota.");
   m.def("simd_features", &runtime::simd_features, "SIMD instruction sets this CPU offers.");

@@ -44,3 +44,13 @@ class DeadlineExceededError : public std::runtime_error {
 };
 
 }  // namespace gilfree
+
+namespace gilfree {
+
+// A job failed for a reason of its own (a chunk threw something unexpected).
+class NativeJobError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace gilfree

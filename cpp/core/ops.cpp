@@ -70,3 +70,20 @@ std::shared_ptr<runtime::Job> submit_process_numbers(
 }
 
 }  // namespace gilfree::ops
+
+namespace gilfree::ops {
+
+std::shared_ptr<runtime::Job> submit_sum_squares(runtime::Executor& executor, std::int64_t a,
+                                                 std::int64_t b, kernels::uint128* out,
+                                                 std::optional<runtime::Clock::time_point> deadline,
+                                                 std::shared_ptr<runtime::CompletionSink> sink) {
+  runtime::JobSpec spec;
+  spec.chunks = 1;
+  spec.cost = 1;
+  spec.run_chunk = [a, b, out](std::size_t) { *out = kernels::sum_squares(a, b); };
+  spec.deadline = deadline;
+  spec.sink = std::move(sink);
+  return executor.submit(std::move(spec));
+}
+
+}  // namespace gilfree::ops

@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 
+#include "kernels/sum_squares.hpp"
 #include "runtime/executor.hpp"
 
 namespace gilfree::ops {
@@ -32,5 +33,15 @@ std::shared_ptr<runtime::Job> submit_process_numbers(
     runtime::Executor& executor, std::span<const std::int64_t> in, std::span<std::int64_t> out,
     std::uint64_t iterations, std::optional<runtime::Clock::time_point> deadline,
     std::shared_ptr<runtime::CompletionSink> sink);
+
+}  // namespace gilfree::ops
+
+namespace gilfree::ops {
+
+// sum_squares as a one-chunk job writing `*out`, which must stay valid until the job finishes.
+std::shared_ptr<runtime::Job> submit_sum_squares(runtime::Executor& executor, std::int64_t a,
+                                                 std::int64_t b, kernels::uint128* out,
+                                                 std::optional<runtime::Clock::time_point> deadline,
+                                                 std::shared_ptr<runtime::CompletionSink> sink);
 
 }  // namespace gilfree::ops

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from gilfree import aio
 from gilfree._api import (
     INT64_MAX,
     INT64_MIN,
     build_info,
     configure,
+    executor_stats,
     process_numbers,
+    shutdown,
     sum_squares,
     threads,
 )
@@ -24,9 +27,12 @@ __all__ = [
     "InvalidInput",
     "Overloaded",
     "__version__",
+    "aio",
     "build_info",
     "configure",
+    "executor_stats",
     "process_numbers",
+    "shutdown",
     "sum_squares",
     "threads",
 ]

@@ -20,7 +20,9 @@ __all__ = [
     "INT64_MIN",
     "build_info",
     "configure",
+    "executor_stats",
     "process_numbers",
+    "shutdown",
     "sum_squares",
     "threads",
 ]
@@ -30,6 +32,7 @@ INT64_MAX = (1 << 63) - 1
 # The kernel counts iterations in 64 bits; callers such as the server set tighter caps.
 _ITERATIONS_MAX = (1 << 64) - 1
 _THREADS_ENV = "GILFREE_THREADS"
+_UNLIMITED = (1 << 64) - 1
 
 
 def _threads_from_env() -> int | None:
@@ -45,11 +48,13 @@ def _threads_from_env() -> int | None:
     return value
 
 
-def configure(threads: int | None = None) -> None:
-    """Restarts the native worker pool with ``threads`` workers.
+def configure(threads: int | None = None, max_queued_work: int | None = None) -> None:
+    """Restarts the native worker pool.
 
-    ``None`` means ``GILFREE_THREADS`` if set, else the CPUs this process may use (affinity mask
-    and cgroup quota). Work already running finishes on the old pool.
+    ``threads=None`` means ``GILFREE_THREADS`` if set, else the CPUs this process may use
+    (affinity mask and cgroup quota). ``max_queued_work`` bounds the work (numbers x iterations)
+    admitted and not yet finished; past it, submissions fail at once with ``Overloaded``
+    (``None``: unbounded). Work already admitted finishes on the old pool.
     """
     if threads is None:
         threads = _threads_from_env()
@@ -57,7 +62,22 @@ def configure(threads: int | None = None) -> None:
         raise InvalidInput(f"threads must be an int, got {type(threads).__name__}")
     if threads is not None and not 1 <= threads <= 4096:
         raise InvalidInput(f"threads must be between 1 and 4096, got {threads}")
-    _core.configure_executor(threads or 0)
+    limit = _UNLIMITED if max_queued_work is None else max_queued_work
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _UNLIMITED:
+        raise InvalidInput(f"max_queued_work must be a positive int, got {max_queued_work!r}")
+    _core.configure_executor(threads or 0, limit)
+
+
+def shutdown(grace_s: float = 0.0) -> None:
+    """Stops the native pool: no new work, admitted jobs get ``grace_s`` seconds, the rest are
+    cancelled, the workers are joined. The next call into gilfree starts a new pool."""
+    _core.shutdown_executor(float(grace_s))
+
+
+def executor_stats() -> dict[str, int]:
+    """Counters (jobs submitted, rejected, succeeded, failed, cancelled, past deadline) and gauges
+    (threads, busy workers, active jobs, queued work) of the native pool."""
+    return dict(_core.executor_stats())
 
 
 def threads() -> int:
@@ -96,38 +116,49 @@ def process_numbers(numbers: Any, iterations: int = 1000) -> Any:
     element's ``index``) for a non-integer or an integer outside int64.
     """
     iterations = _check_iterations(iterations)
+    as_list = numbers if isinstance(numbers, list) else _numbers_as_list(numbers)
+    if as_list is not None:
+        return _core.process_numbers_list(as_list, iterations)
+    with memoryview(numbers) as view:
+        out = _new_int64_array(view.nbytes // 8 if view.itemsize == 8 else 0)
+    _core.process_numbers_buffer(numbers, out, iterations)
+    return out
+
+
+def _numbers_as_list(numbers: object) -> list[int] | None:
+    """``numbers`` as a list when it is a sequence of ints, None when it exports a buffer."""
     if isinstance(numbers, list):
-        return _core.process_numbers_list(numbers, iterations)
+        return numbers
     if isinstance(numbers, (bytes, bytearray, str)):
         raise InvalidInput(
             f"numbers must be a sequence of ints or an int64 buffer, got {type(numbers).__name__}"
         )
     try:
-        view = memoryview(numbers)
+        memoryview(numbers).release()  # type: ignore[arg-type]
     except TypeError:
-        view = None
-    if view is None:
-        try:
-            as_list = list(numbers)
-        except TypeError:
-            raise InvalidInput(
-                "numbers must be a sequence of ints or an int64 buffer, "
-                f"got {type(numbers).__name__}"
-            ) from None
-        return _core.process_numbers_list(as_list, iterations)
-    with view:
-        out = _new_int64_array(view.nbytes // 8 if view.itemsize == 8 else 0)
-        _core.process_numbers_buffer(numbers, out, iterations)
-    return out
+        pass
+    else:
+        return None
+    try:
+        return list(numbers)  # type: ignore[call-overload,no-any-return]
+    except TypeError:
+        raise InvalidInput(
+            f"numbers must be a sequence of ints or an int64 buffer, got {type(numbers).__name__}"
+        ) from None
+
+
+def _check_int64(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{name} must be an int, got {type(value).__name__}")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise InvalidInput(f"{name} is outside the signed 64-bit integer range")
+    return value
 
 
 def sum_squares(a: int, b: int) -> int:
     """The exact ``a*a + b*b`` of two signed 64-bit integers (up to 2**127)."""
-    for name, value in (("a", a), ("b", b)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidInput(f"{name} must be an int, got {type(value).__name__}")
-        if not INT64_MIN <= value <= INT64_MAX:
-            raise InvalidInput(f"{name} is outside the signed 64-bit integer range")
+    _check_int64("a", a)
+    _check_int64("b", b)
     return int(_core.sum_squares(a, b))
 
 
@@ -143,5 +174,5 @@ def build_info() -> dict[str, Any]:
 # Size the pool from GILFREE_THREADS now; workers start on first use and are joined at exit so
 # that no native thread outlives the interpreter.
 if (_env_threads := _threads_from_env()) is not None:
-    _core.configure_executor(_env_threads)
+    _core.configure_executor(_env_threads, _UNLIMITED)
 atexit.register(_core.shutdown_executor)

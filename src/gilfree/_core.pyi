@@ -16,14 +16,21 @@ def process_numbers_buffer(numbers: object, out: object, iterations: int) -> Non
 def sum_squares(a: int, b: int) -> int:
     """The exact a*a + b*b of two int64."""
 
-def configure_executor(threads: int) -> None:
-    """Restarts the executor with `threads` workers (0: usable CPUs)."""
+def configure_executor(threads: int, max_queued_work: int) -> None:
+    """
+    Restarts the executor with `threads` workers (0: usable CPUs) admitting at most `max_queued_work` units of unfinished work.
+    """
 
-def shutdown_executor() -> None:
-    """Stops the executor and joins its workers."""
+def shutdown_executor(grace_s: float = 0.0) -> None:
+    """
+    Stops admission, lets admitted jobs finish for up to grace_s, cancels the rest and joins the workers. The next use starts a new executor.
+    """
 
 def executor_threads() -> int:
     """Worker count of the executor (or of the one the next call starts)."""
+
+def executor_stats() -> dict[str, int]:
+    """Counters and gauges of the process executor."""
 
 def usable_cpus() -> int:
     """
@@ -32,3 +39,53 @@ def usable_cpus() -> int:
 
 def simd_features() -> list[str]:
     """SIMD instruction sets this CPU offers."""
+
+class CompletionQueue:
+    """Finished native jobs for one event loop, signalled on a descriptor."""
+
+    def __init__(self) -> None: ...
+
+    def fileno(self) -> int:
+        """Readable while finished jobs wait to be drained."""
+
+    def drain(self) -> list[int]:
+        """
+        Clears readiness and returns the ids of the jobs finished since the last drain.
+        """
+
+class NativeJob:
+    """A submitted native job and the memory it works on."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def done(self) -> bool: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def queue_wait_s(self) -> float:
+        """Seconds from admission to the first chunk (or to retirement)."""
+
+    @property
+    def run_s(self) -> float:
+        """Seconds from the first chunk to the finish."""
+
+    def cancel(self) -> None:
+        """Drops the chunks not yet started."""
+
+    def result(self) -> object:
+        """
+        The job's value, or its failure as a gilfree error. Only once finished.
+        """
+
+def submit_process_numbers_list(queue: CompletionQueue, numbers: list[int], iterations: int, timeout_s: float | None) -> NativeJob:
+    """Submits process_numbers over a list; result() gives a new list."""
+
+def submit_process_numbers_buffer(queue: CompletionQueue, numbers: object, out: object, iterations: int, timeout_s: float | None) -> NativeJob:
+    """Submits process_numbers between int64 buffers; result() gives `out`."""
+
+def submit_sum_squares(queue: CompletionQueue, a: int, b: int, timeout_s: float | None) -> NativeJob:
+    """Submits sum_squares; result() gives the exact int."""
