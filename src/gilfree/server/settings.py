@@ -1,0 +1,70 @@
+"""Service settings, read from GILFREE_-prefixed environment variables (CONTRACT section 4)."""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Where the service listens and the limits it enforces; every field has a sane default.
+
+    Each field ``name`` is read from the environment variable ``GILFREE_<NAME>``; values passed to
+    the constructor win over the environment. An empty variable counts as unset.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GILFREE_", env_ignore_empty=True, frozen=True)
+
+    host: str = Field(
+        default="127.0.0.1", min_length=1, description="Address `gilfree serve` binds."
+    )
+    port: int = Field(
+        default=8000, ge=1, le=65535, description="TCP port `gilfree serve` listens on."
+    )
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="Native worker threads in this process; None: the usable CPUs.",
+    )
+    max_body_bytes: int = Field(
+        default=64 * MIB, ge=1, description="Larger request bodies get 413."
+    )
+    max_numbers: int = Field(
+        default=4_000_000, ge=1, description="More numbers in one request get 413."
+    )
+    max_iterations: int = Field(default=100_000, ge=0, description="Larger `iterations` get 422.")
+    max_work: int = Field(
+        default=10**10, ge=1, description="numbers x iterations of one request; more gets 413."
+    )
+    max_queued_work: int = Field(
+        default=4 * 10**10,
+        ge=1,
+        description="Work admitted but not finished; a request past it gets 503.",
+    )
+    request_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Deadline of a request's work in seconds; 504 when it passes.",
+    )
+
+    @field_validator("request_timeout_s")
+    @classmethod
+    def _finite_timeout(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("request_timeout_s must be a finite number of seconds")
+        return value
+
+    @model_validator(mode="after")
+    def _one_request_fits_the_queue(self) -> Settings:
+        if self.max_queued_work < self.max_work:
+            raise ValueError(
+                f"max_queued_work ({self.max_queued_work}) must be >= max_work ({self.max_work}),"
+                " otherwise a request within max_work could never be admitted"
+            )
+        return self

@@ -1,0 +1,164 @@
+"""End to end: `gilfree serve` as a real process (uvicorn, uvloop, httptools) over a real socket."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gilfree import INT64_MAX, INT64_MIN
+
+STARTUP_DEADLINE_S = 30.0
+SHUTDOWN_DEADLINE_S = 15.0
+MAX_BODY_BYTES = 4096
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.log = log
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        """SIGTERM, then a bounded wait, then SIGKILL; returns the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=SHUTDOWN_DEADLINE_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=SHUTDOWN_DEADLINE_S)
+        return self.process.returncode
+
+
+@contextmanager
+def serving(log: Path) -> Iterator[Server]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GILFREE_")}
+    env["GILFREE_MAX_BODY_BYTES"] = str(MAX_BODY_BYTES)
+    command = [sys.executable, "-m", "gilfree.cli", "serve", "--host", "127.0.0.1"]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)], stdout=sink, stderr=subprocess.STDOUT, env=env
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    try:
+        deadline = time.monotonic() + STARTUP_DEADLINE_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"gilfree serve exited with {process.returncode}:\n{server.output()}")
+            try:
+                if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"no healthy server after {STARTUP_DEADLINE_S} s:\n{server.output()}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serving(tmp_path_factory.mktemp("e2e") / "server.log") as running:
+        yield running
+
+
+@pytest.fixture
+def http(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        yield client
+
+
+def test_process_numbers_over_http(http: httpx.Client) -> None:
+    response = http.post(
+        "/process-numbers", params={"iterations": 1}, json={"numbers": [0, 1, -1, INT64_MIN]}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"original_count": 4, "processed_result": [2, 4, 0, 2]}
+    default = http.post("/process-numbers-rust", json={"numbers": [0, INT64_MAX]})
+    assert default.json() == {"original_count": 2, "processed_result": [376846411, 688423208]}
+
+
+def test_sum_squares_over_http(http: httpx.Client) -> None:
+    response = http.get("/sum-squares", params={"a": INT64_MIN, "b": INT64_MIN})
+    assert response.status_code == 200
+    assert response.json() == {
+        "a": INT64_MIN,
+        "b": INT64_MIN,
+        "sum_of_squares": 170141183460469231731687303715884105728,
+    }
+    assert http.get("/sum-squares-rust?a=5&b=10").json()["sum_of_squares"] == 125
+
+
+def test_bad_input_over_http(http: httpx.Client) -> None:
+    response = http.post("/process-numbers", json={"numbers": [1, "abc", 2**63]})
+    assert response.status_code == 422
+    assert [e["loc"] for e in response.json()["detail"]] == [
+        ["body", "numbers", 1],
+        ["body", "numbers", 2],
+    ]
+    garbage = http.post(
+        "/process-numbers", content=b"\x00\xff{[", headers={"content-type": "application/json"}
+    )
+    assert garbage.status_code == 422
+    assert http.get("/healthz").json() == {"status": "ok"}
+
+
+def test_body_limit_over_http(http: httpx.Client) -> None:
+    body = b'{"numbers": [' + b"1, " * MAX_BODY_BYTES + b"1]}"
+    declared = http.post(
+        "/process-numbers", content=body, headers={"content-type": "application/json"}
+    )
+    assert declared.status_code == 413
+    assert f"max_body_bytes={MAX_BODY_BYTES}" in declared.json()["detail"]
+    chunked = http.post(
+        "/process-numbers",
+        content=iter([body[:3000], body[3000:6000], body[6000:]]),
+        headers={"content-type": "application/json"},
+    )
+    assert chunked.status_code == 413
+    assert f"max_body_bytes={MAX_BODY_BYTES}" in chunked.json()["detail"]
+    # The connection stays usable for the next request.
+    assert http.get("/healthz").json() == {"status": "ok"}
+
+
+def test_docs_are_served_locally(http: httpx.Client) -> None:
+    page = http.get("/docs")
+    assert page.status_code == 200
+    assert "https://" not in page.text
+    assert http.get("/docs-static/swagger-ui-bundle.js").status_code == 200
+
+
+def test_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:
+    with serving(tmp_path / "server.log") as running:
+        assert httpx.get(f"{running.base_url}/healthz", timeout=5).status_code == 200
+        status = running.stop()
+    output = running.output()
+    # uvicorn ends a graceful shutdown by re-raising the signal it caught (older ones exit 0).
+    assert status in (0, -signal.SIGTERM), output
+    assert "Traceback" not in output, output
+    assert "Application shutdown complete" in output, output
+    assert "Finished server process" in output, output

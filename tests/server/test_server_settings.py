@@ -1,0 +1,109 @@
+"""Settings: the contract's defaults, GILFREE_* variables, validation, and their use by the app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+import gilfree
+from gilfree.server import Settings, create_app
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(f"GILFREE_{name.upper()}", raising=False)
+
+
+def test_defaults_are_the_contracts() -> None:
+    assert Settings().model_dump() == {
+        "host": "127.0.0.1",
+        "port": 8000,
+        "threads": None,
+        "max_body_bytes": 64 * 1024 * 1024,
+        "max_numbers": 4_000_000,
+        "max_iterations": 100_000,
+        "max_work": 10**10,
+        "max_queued_work": 4 * 10**10,
+        "request_timeout_s": 60.0,
+    }
+
+
+def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GILFREE_HOST", "0.0.0.0")
+    monkeypatch.setenv("GILFREE_PORT", "9001")
+    monkeypatch.setenv("GILFREE_THREADS", "3")
+    monkeypatch.setenv("GILFREE_MAX_BODY_BYTES", "1000")
+    monkeypatch.setenv("GILFREE_REQUEST_TIMEOUT_S", "2.5")
+    settings = Settings()
+    assert (settings.host, settings.port, settings.threads) == ("0.0.0.0", 9001, 3)
+    assert (settings.max_body_bytes, settings.request_timeout_s) == (1000, 2.5)
+    assert Settings(port=9002).port == 9002  # arguments win over the environment
+
+
+def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GILFREE_THREADS", "")
+    assert Settings().threads is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("port", 0),
+        ("port", 65536),
+        ("threads", 0),
+        ("host", ""),
+        ("max_body_bytes", 0),
+        ("max_numbers", 0),
+        ("max_iterations", -1),
+        ("max_work", 0),
+        ("request_timeout_s", 0),
+        ("request_timeout_s", float("inf")),
+        ("request_timeout_s", float("nan")),
+    ],
+)
+def test_invalid_values_are_refused_naming_the_field(field: str, value: Any) -> None:
+    with pytest.raises(ValidationError, match=field):
+        Settings(**{field: value})
+
+
+def test_invalid_environment_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GILFREE_MAX_NUMBERS", "lots")
+    with pytest.raises(ValidationError, match="max_numbers"):
+        Settings()
+
+
+def test_queue_must_hold_one_request() -> None:
+    with pytest.raises(ValidationError, match=r"max_queued_work \(5\) must be >= max_work \(6\)"):
+        Settings(max_work=6, max_queued_work=5)
+
+
+def test_settings_are_immutable() -> None:
+    with pytest.raises(ValidationError):
+        Settings().port = 1
+
+
+def test_app_reads_the_environment_when_given_no_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GILFREE_MAX_NUMBERS", "2")
+    with TestClient(create_app()) as client:
+        assert client.post("/process-numbers", json={"numbers": [1, 2]}).status_code == 200
+        response = client.post("/process-numbers", json={"numbers": [1, 2, 3]})
+        assert response.status_code == 413
+        assert "max_numbers=2" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("threads", [None, 3])
+def test_startup_configures_the_native_threads(
+    monkeypatch: pytest.MonkeyPatch, threads: int | None
+) -> None:
+    calls: list[int | None] = []
+    monkeypatch.setattr(gilfree, "configure", lambda threads=None: calls.append(threads))
+    app = create_app(Settings(threads=threads))
+    assert calls == []
+    with TestClient(app):
+        assert calls == [threads]
