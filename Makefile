@@ -52,6 +52,14 @@ test-cpp: ## Build the C++ core and run its GoogleTest suite through ctest
 	cmake --build $(CPP_BUILD) -j $(JOBS)
 	ctest --test-dir $(CPP_BUILD) --output-on-failure -j $(JOBS)
 
+.PHONY: test-tsan
+test-tsan: ## Run the C++ tests under ThreadSanitizer
+	cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGILFREE_BUILD_TESTS=ON \
+		-DGILFREE_SANITIZE=thread >/dev/null
+	cmake --build build/tsan -j $(JOBS)
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+		ctest --test-dir build/tsan --output-on-failure -j $(JOBS)
+
 .PHONY: test-py
 test-py: $(TEST_STAMP) ## Run the Python tests (unit, property, HTTP, end to end)
 	$(BIN)/python -m pytest

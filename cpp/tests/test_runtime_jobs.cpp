@@ -63,7 +63,7 @@ TEST(Jobs, SmallJobStartsWhileLargeJobRuns) {
   EXPECT_EQ(small->status(), JobStatus::kSucceeded);
   EXPECT_FALSE(large->finished());
   // About one chunk's wait; generous for a shared, noisy machine.
-  EXPECT_LT(latency, 50ms);
+  EXPECT_LT(latency, 200ms);
   large->cancel();
   large->wait();
   EXPECT_EQ(large->status(), JobStatus::kCancelled);
@@ -109,7 +109,7 @@ TEST(Jobs, CancelStopsRemainingChunksAndFreesWorkers) {
   const auto took = Clock::now() - t0;
   EXPECT_EQ(job->status(), JobStatus::kCancelled);
   EXPECT_LT(ran.load(), 100'000U);
-  EXPECT_LT(took, 20ms);
+  EXPECT_LT(took, 200ms);
   EXPECT_EQ(executor.stats().busy_workers, 0U);
   EXPECT_EQ(executor.stats().active_jobs, 0U);
   EXPECT_THROW(job->rethrow_if_unsuccessful(), gilfree::CancelledError);

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -48,6 +49,8 @@ def _serve(args: argparse.Namespace) -> int:
         loop="uvloop",
         http="httptools",
         log_level=args.log_level,
+        # Past the grace, requests still running are cancelled, and so is their native work.
+        timeout_graceful_shutdown=max(1, math.ceil(settings.shutdown_grace_s)),
     )
     return 0
 

@@ -162,3 +162,40 @@ def test_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:
     assert "Traceback" not in output, output
     assert "Application shutdown complete" in output, output
     assert "Finished server process" in output, output
+
+
+def _metrics(http: httpx.Client) -> dict[str, float]:
+    text = http.get("/metrics").text
+    return {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+def test_client_that_disconnects_stops_its_work(server: Server, http: httpx.Client) -> None:
+    # Small enough for the body limit, long enough (~1e9 steps) that only a cancellation ends it.
+    body = b'{"numbers": [' + b",".join(b"%d" % i for i in range(500)) + b"]}"
+    assert len(body) < MAX_BODY_BYTES
+    host, port = server.base_url.removeprefix("http://").split(":")
+    before = _metrics(http)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"POST /process-numbers?iterations=100000 HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        deadline = time.monotonic() + 10
+        while _metrics(http)["gilfree_executor_busy_workers"] == 0:
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.01)
+    # The socket is closed: the server hears the disconnect and cancels the native job.
+    deadline = time.monotonic() + 10
+    while True:
+        after = _metrics(http)
+        if after["gilfree_executor_active_jobs"] == 0:
+            break
+        assert time.monotonic() < deadline, "the job was not cancelled"
+        time.sleep(0.01)
+    assert after["gilfree_jobs_cancelled_total"] == before["gilfree_jobs_cancelled_total"] + 1
+    assert after["gilfree_jobs_succeeded_total"] == before["gilfree_jobs_succeeded_total"]
+    assert after["gilfree_executor_busy_workers"] == 0

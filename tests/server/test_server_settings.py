@@ -29,6 +29,7 @@ def test_defaults_are_the_contracts() -> None:
         "max_work": 10**10,
         "max_queued_work": 4 * 10**10,
         "request_timeout_s": 60.0,
+        "shutdown_grace_s": 10.0,  # not in the contract: how long shutdown lets work finish
     }
 
 
@@ -98,12 +99,11 @@ def test_app_reads_the_environment_when_given_no_settings(monkeypatch: pytest.Mo
 
 
 @pytest.mark.parametrize("threads", [None, 3])
-def test_startup_configures_the_native_threads(
-    monkeypatch: pytest.MonkeyPatch, threads: int | None
-) -> None:
-    calls: list[int | None] = []
-    monkeypatch.setattr(gilfree, "configure", lambda threads=None: calls.append(threads))
-    app = create_app(Settings(threads=threads))
-    assert calls == []
+def test_lifespan_configures_and_stops_the_native_pool(threads: int | None) -> None:
+    app = create_app(Settings(threads=threads, max_work=10**6, max_queued_work=5 * 10**6))
     with TestClient(app):
-        assert calls == [threads]
+        stats = gilfree.executor_stats()
+        assert stats["threads"] == (threads or gilfree.build_info()["usable_cpus"])
+        assert stats["max_queued_work"] == 5 * 10**6
+    # Stopped at shutdown: the next use starts a fresh pool, with nothing carried over.
+    assert gilfree.executor_stats()["submitted"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import AsyncIterator
@@ -17,7 +18,8 @@ import gilfree
 from gilfree import INT64_MAX, INT64_MIN
 from gilfree.errors import Cancelled, DeadlineExceeded, GilfreeError, InvalidInput, Overloaded
 from gilfree.server.docs import mount_offline_docs
-from gilfree.server.limits import BodySizeLimit, KernelRunner
+from gilfree.server.limits import BodySizeLimit
+from gilfree.server.metrics import RuntimeMetrics
 from gilfree.server.routes import build_router
 from gilfree.server.settings import Settings
 
@@ -38,17 +40,24 @@ clients; they answer exactly as `/process-numbers` and `/sum-squares`.
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Builds the gilfree service; ``settings`` default to the ``GILFREE_*`` environment.
 
-    Usable as ``uvicorn --factory gilfree.server:create_app``. Starting the app sets the native
-    worker count to ``settings.threads``.
+    Usable as ``uvicorn --factory gilfree.server:create_app``. Starting the app (its lifespan)
+    starts the process's native executor with ``settings.threads`` workers and the
+    ``max_queued_work`` admission limit; stopping it stops admission, gives admitted jobs
+    ``shutdown_grace_s`` to finish, cancels the rest and joins the workers.
     """
     settings = settings if settings is not None else Settings()
-    runner = KernelRunner(settings.max_queued_work)
+    metrics = RuntimeMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        gilfree.configure(threads=settings.threads)
-        yield
-        await runner.drain()
+        gilfree.configure(threads=settings.threads, max_queued_work=settings.max_queued_work)
+        metrics.start()
+        try:
+            yield
+        finally:
+            metrics.stop()
+            # Joining waits for the chunks in flight: done off the event loop.
+            await asyncio.to_thread(gilfree.shutdown, settings.shutdown_grace_s)
 
     app = FastAPI(
         title="gilfree",
@@ -59,8 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.kernel_runner = runner
-    app.include_router(build_router(settings, runner))
+    app.state.metrics = metrics
+    app.include_router(build_router(settings, metrics))
     mount_offline_docs(app)
     _map_errors(app)
     _exact_int64_bounds(app)

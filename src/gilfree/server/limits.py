@@ -1,20 +1,14 @@
-"""Request limits: the body-size guard (ASGI middleware) and the queued-work and deadline bound."""
+"""Request limits: the body-size guard, an ASGI middleware that answers 413 before the app reads."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
-from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gilfree.errors import DeadlineExceeded, Overloaded
-
-__all__ = ["BodySizeLimit", "KernelRunner"]
+__all__ = ["BodySizeLimit"]
 
 T = TypeVar("T")
 
@@ -84,48 +78,3 @@ def _content_length(scope: Scope) -> int | None:
     if value is None or not (value.isascii() and value.isdigit()) or len(value) > 18:
         return None  # absent, malformed or absurd: count the bytes as they arrive instead
     return int(value)
-
-
-class KernelRunner:
-    """Runs blocking kernel calls in the thread pool, bounded by queued work and a deadline.
-
-    Work is ``numbers x iterations``. A call that would take the work admitted but not finished
-    past ``max_queued_work`` raises :class:`~gilfree.errors.Overloaded` at once. A call still
-    running when its deadline passes raises :class:`~gilfree.errors.DeadlineExceeded`; a thread
-    cannot be interrupted, so its work stays counted until it really ends. All state lives on the
-    event-loop thread, so no lock is needed.
-    """
-
-    def __init__(self, max_queued_work: int) -> None:
-        self.max_queued_work = max_queued_work
-        self.queued_work = 0
-        self._running: set[asyncio.Future[Any]] = set()
-
-    async def run(self, call: Callable[[], T], *, work: int, timeout_s: float) -> T:
-        if self.queued_work + work > self.max_queued_work:
-            raise Overloaded(
-                f"the service is at capacity: {self.queued_work} units of work are queued, this"
-                f" request needs {work} and the limit is max_queued_work={self.max_queued_work}"
-            )
-        self.queued_work += work
-        running: asyncio.Future[T] = asyncio.ensure_future(run_in_threadpool(call))
-        self._running.add(running)
-        running.add_done_callback(partial(self._finished, work))
-        try:
-            # shield: a deadline or a cancelled request must not orphan the accounting callback
-            return await asyncio.wait_for(asyncio.shield(running), timeout_s)
-        except asyncio.TimeoutError:
-            raise DeadlineExceeded(
-                f"the work did not finish within its deadline of {timeout_s:g} s"
-            ) from None
-
-    def _finished(self, work: int, running: asyncio.Future[Any]) -> None:
-        self.queued_work -= work
-        self._running.discard(running)
-        if not running.cancelled():
-            running.exception()  # retrieved here so that an abandoned failure is not logged
-
-    async def drain(self) -> None:
-        """Waits for calls whose requests gave up on them (deadline passed) to end."""
-        if self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)

@@ -1,34 +1,43 @@
-"""HTTP routes: the two kernels, their deprecated original paths, and the health check."""
+"""HTTP routes: the two kernels, their deprecated original paths, health and metrics."""
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoint signatures at runtime and
 # they refer to limits that exist only inside build_router.
 
+import asyncio
 import json
-from typing import Annotated, Any
+from collections.abc import Awaitable
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-import gilfree
-from gilfree import INT64_MAX, INT64_MIN
+from gilfree import INT64_MAX, INT64_MIN, aio
 from gilfree.errors import InvalidInput
-from gilfree.server.limits import KernelRunner
+from gilfree.server.metrics import RuntimeMetrics
 from gilfree.server.settings import Settings
 
 __all__ = [
+    "CLIENT_CLOSED_REQUEST",
     "DEFAULT_ITERATIONS",
     "INT64_FORMAT",
+    "ClientDisconnected",
     "ErrorDetail",
     "HealthResponse",
     "NumbersRequest",
     "NumbersResponse",
     "SumSquaresResponse",
     "build_router",
+    "until_disconnected",
 ]
 
 DEFAULT_ITERATIONS = 1000
+# Status for a request whose client went away before its answer (nginx's convention); nobody
+# reads it, but access logs and metrics do.
+CLIENT_CLOSED_REQUEST = 499
+T = TypeVar("T")
 
 INT64_FORMAT: dict[str, Any] = {"format": "int64"}
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX, json_schema_extra=INT64_FORMAT)]
@@ -70,19 +79,37 @@ def _json(content: dict[str, Any]) -> Response:
     return Response(body, media_type="application/json")
 
 
-def _process_and_encode(numbers: list[int], iterations: int) -> bytes:
-    result = gilfree.process_numbers(numbers, iterations)
-    # Encoding a few million ints takes a while too: done here, off the event loop.
-    content = {"original_count": len(numbers), "processed_result": result}
-    return json.dumps(content, separators=(",", ":")).encode()
+class ClientDisconnected(Exception):  # noqa: N818 - an event, not an error of ours
+    """The client closed the connection before its answer was ready."""
 
 
-def build_router(settings: Settings, runner: KernelRunner) -> APIRouter:
+async def _disconnected(request: Request) -> None:
+    # The body has been read, so the next ASGI message can only be the disconnect.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def until_disconnected(request: Request, work: Awaitable[T]) -> T:
+    """Awaits ``work``, cancelling it (and so its native job) if the client goes away first."""
+    job = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((job, watcher), return_when=asyncio.FIRST_COMPLETED)
+        if job.done():
+            return job.result()
+        raise ClientDisconnected
+    finally:
+        watcher.cancel()
+        job.cancel()
+
+
+def build_router(settings: Settings, metrics: RuntimeMetrics) -> APIRouter:
     """The service's routes, with the limits of ``settings`` built into their validation."""
     router = APIRouter()
     default_iterations = min(DEFAULT_ITERATIONS, settings.max_iterations)
 
     async def process_numbers(
+        request: Request,
         body: NumbersRequest,
         iterations: Annotated[
             int,
@@ -114,19 +141,21 @@ def build_router(settings: Settings, runner: KernelRunner) -> APIRouter:
         if x_request_timeout is not None:
             timeout_s = min(timeout_s, x_request_timeout)
         try:
-            content = await runner.run(
-                lambda: _process_and_encode(numbers, iterations), work=work, timeout_s=timeout_s
+            result = await until_disconnected(
+                request, aio.process_numbers(numbers, iterations, timeout=timeout_s)
             )
         except InvalidInput as exc:
             raise _numbers_error(exc, numbers) from exc
-        return Response(content, media_type="application/json")
+        except ClientDisconnected:
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
+        return _json({"original_count": count, "processed_result": result})
 
     async def sum_squares(
         a: Annotated[int, Query(ge=INT64_MIN, le=INT64_MAX, json_schema_extra=INT64_FORMAT)] = 5,
         b: Annotated[int, Query(ge=INT64_MIN, le=INT64_MAX, json_schema_extra=INT64_FORMAT)] = 10,
     ) -> Response:
-        # A few nanoseconds of work: a thread hop would cost far more than the call.
-        return _json({"a": a, "b": b, "sum_of_squares": gilfree.sum_squares(a, b)})
+        total = await aio.sum_squares(a, b, timeout=settings.request_timeout_s)
+        return _json({"a": a, "b": b, "sum_of_squares": total})
 
     for path, deprecated in (("/process-numbers", False), ("/process-numbers-rust", True)):
         router.add_api_route(
@@ -151,6 +180,15 @@ def build_router(settings: Settings, runner: KernelRunner) -> APIRouter:
     @router.get("/healthz", response_model=HealthResponse, summary="Liveness probe")
     async def healthz() -> Response:
         return _json({"status": "ok"})
+
+    @router.get(
+        "/metrics",
+        response_class=Response,
+        summary="Prometheus metrics of the native runtime",
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    )
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
 

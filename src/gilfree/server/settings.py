@@ -53,11 +53,17 @@ class Settings(BaseSettings):
         description="Deadline of a request's work in seconds; 504 when it passes.",
     )
 
-    @field_validator("request_timeout_s")
+    shutdown_grace_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="On shutdown, seconds admitted work gets to finish before it is cancelled.",
+    )
+
+    @field_validator("request_timeout_s", "shutdown_grace_s")
     @classmethod
-    def _finite_timeout(cls, value: float) -> float:
+    def _finite_seconds(cls, value: float) -> float:
         if not math.isfinite(value):
-            raise ValueError("request_timeout_s must be a finite number of seconds")
+            raise ValueError("must be a finite number of seconds")
         return value
 
     @model_validator(mode="after")

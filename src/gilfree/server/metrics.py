@@ -1,0 +1,81 @@
+"""Prometheus metrics of the native runtime: job counters, gauges, queue-wait and run histograms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+import gilfree
+from gilfree import aio
+
+__all__ = ["RuntimeMetrics"]
+
+# Seconds: from 10 us (a trivial job) to a minute (the default deadline).
+_BUCKETS = (1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0)
+
+_COUNTERS = {
+    "submitted": "Native jobs admitted by the executor.",
+    "succeeded": "Native jobs that ran every chunk.",
+    "failed": "Native jobs whose work raised an error.",
+    "cancelled": "Native jobs cancelled before they finished (client gone, task cancelled).",
+    "rejected": "Native jobs refused at submission (queued work full, or shutting down).",
+    "deadline_exceeded": "Native jobs stopped because their deadline passed.",
+}
+_GAUGES = {
+    "threads": "Native worker threads.",
+    "busy_workers": "Native workers running a chunk right now.",
+    "active_jobs": "Native jobs admitted and not finished.",
+    "queued_work": "Work units (numbers x iterations) admitted and not finished.",
+    "max_queued_work": "Admission limit on queued work.",
+}
+
+
+class _ExecutorCollector(Collector):
+    """Reads the executor's own counters at scrape time: they are kept natively, lock-free for
+    the workers, so the scrape costs one call."""
+
+    def collect(self) -> Iterator[Metric]:
+        stats = gilfree.executor_stats()
+        for name, doc in _COUNTERS.items():
+            counter = CounterMetricFamily(f"gilfree_jobs_{name}", doc)
+            counter.add_metric([], stats[name])
+            yield counter
+        for name, doc in _GAUGES.items():
+            gauge = GaugeMetricFamily(f"gilfree_executor_{name}", doc)
+            gauge.add_metric([], stats[name])
+            yield gauge
+
+
+class RuntimeMetrics:
+    """A registry of its own per app (so that several apps in one process do not collide)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(_ExecutorCollector())
+        self.queue_wait = Histogram(
+            "gilfree_job_queue_wait_seconds",
+            "Seconds from a job's admission to its first chunk.",
+            ["kernel", "status"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.run_time = Histogram(
+            "gilfree_job_run_seconds",
+            "Seconds from a job's first chunk to its finish.",
+            ["kernel", "status"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe(self, kernel: str, status: str, queue_wait_s: float, run_s: float) -> None:
+        self.queue_wait.labels(kernel, status).observe(queue_wait_s)
+        self.run_time.labels(kernel, status).observe(run_s)
+
+    def start(self) -> None:
+        aio.add_observer(self.observe)
+
+    def stop(self) -> None:
+        aio.remove_observer(self.observe)

@@ -1,0 +1,1 @@
+"""Tests of gilfree, mirroring src/gilfree."""
