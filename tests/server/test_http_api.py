@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 import pytest
+import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -203,3 +204,14 @@ def test_docs_work_offline(client: TestClient) -> None:
     assert redirect.status_code == 200
     assert "https://" not in redirect.text
     assert client.get("/redoc").status_code == 404
+
+
+def test_bundled_swagger_ui_reads_the_openapi_version_served(client: TestClient) -> None:
+    # Swagger UI before 5 cannot render OpenAPI 3.1 ("does not specify a valid version field").
+    spec_version = client.get("/openapi.json").json()["openapi"]
+    ui_version = re.fullmatch(
+        r"swagger-ui-(\d+)\.(\d+)\.(\d+)", swagger_ui_bundle.swagger_ui_path.name
+    )
+    assert ui_version is not None, swagger_ui_bundle.swagger_ui_path
+    if spec_version.startswith("3.1"):
+        assert int(ui_version.group(1)) >= 5, (spec_version, swagger_ui_bundle.swagger_ui_path.name)
