@@ -6,8 +6,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "errors.hpp"
+#include "kernels/process_numbers.hpp"
 #include "runtime/cpu_info.hpp"
 #include "runtime/process_executor.hpp"
 
@@ -63,6 +66,42 @@ void bind_runtime(nb::module_& m) {
   m.def("usable_cpus", &runtime::usable_cpus,
         "CPUs this process may use: affinity mask capped by the cgroup v2 quota.");
   m.def("simd_features", &runtime::simd_features, "SIMD instruction sets this CPU offers.");
+
+  m.def(
+      "simd_levels",
+      [] {
+        std::vector<std::string> names;
+        for (auto level : kernels::supported_simd_levels()) {
+          names.emplace_back(kernels::simd_level_name(level));
+        }
+        return names;
+      },
+      "Kernel builds this CPU can run, narrowest first.");
+  m.def(
+      "built_simd_levels",
+      [] {
+        std::vector<std::string> names;
+        for (auto level : kernels::built_simd_levels()) {
+          names.emplace_back(kernels::simd_level_name(level));
+        }
+        return names;
+      },
+      "Kernel builds in this binary, narrowest first.");
+  m.def(
+      "simd_level",
+      [] { return std::string(kernels::simd_level_name(kernels::active_simd_level())); },
+      "The kernel build in use.");
+  m.def(
+      "set_simd_level",
+      [](const std::string& name) {
+        const auto level = kernels::parse_simd_level(name);
+        if (!level) throw InvalidInputError("unknown SIMD level '" + name + "'");
+        if (!kernels::simd_level_supported(*level)) {
+          throw InvalidInputError("SIMD level '" + name + "' is not supported by this CPU");
+        }
+        kernels::set_simd_level(*level);
+      },
+      nb::arg("name"), "Chooses the kernel build (one of simd_levels()).");
 }
 
 }  // namespace gilfree::bindings

@@ -95,7 +95,7 @@ TEST_P(ParallelProcessNumbers, SameResultForAnyThreadCount) {
   const auto in = random_values(100'003, 7);
   for (std::uint64_t iterations : {0U, 1U, 3U, 1000U}) {
     std::vector<std::int64_t> expected(in.size());
-    gilfree::kernels::process_numbers_scalar(in, expected, iterations);
+    gilfree::kernels::process_numbers_reference(in, expected, iterations);
     Executor executor(GetParam());
     std::vector<std::int64_t> out(in.size());
     gilfree::ops::process_numbers(executor, in, out, iterations);

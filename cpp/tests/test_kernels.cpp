@@ -13,7 +13,7 @@ namespace {
 
 using gilfree::kernels::kModulus;
 using gilfree::kernels::process_numbers;
-using gilfree::kernels::process_numbers_scalar;
+using gilfree::kernels::process_numbers_reference;
 using gilfree::kernels::process_step;
 using gilfree::kernels::sum_squares;
 using gilfree::kernels::to_decimal;
@@ -62,7 +62,7 @@ TEST(ProcessNumbers, ContractVectorsScalar) {
   for (const auto& row : kContractVectors) {
     std::vector<std::int64_t> in{row.input};
     std::vector<std::int64_t> out(1);
-    process_numbers_scalar(in, out, 1000);
+    process_numbers_reference(in, out, 1000);
     EXPECT_EQ(out[0], row.it1000) << row.input;
   }
 }
@@ -92,7 +92,7 @@ TEST(ProcessNumbers, ReducedStepMatchesScalarAtEveryBoundary) {
     std::vector<std::int64_t> fast(in.size());
     std::vector<std::int64_t> slow(in.size());
     process_numbers(in, fast, iterations);
-    process_numbers_scalar(in, slow, iterations);
+    process_numbers_reference(in, slow, iterations);
     EXPECT_EQ(fast, slow) << "iterations=" << iterations;
   }
 }
@@ -106,7 +106,7 @@ TEST(ProcessNumbers, RandomInputsMatchScalarAcrossBlockTails) {
       std::vector<std::int64_t> fast(n);
       std::vector<std::int64_t> slow(n);
       process_numbers(in, fast, iterations);
-      process_numbers_scalar(in, slow, iterations);
+      process_numbers_reference(in, slow, iterations);
       ASSERT_EQ(fast, slow) << "n=" << n << " iterations=" << iterations;
     }
   }

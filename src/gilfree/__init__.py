@@ -10,7 +10,9 @@ from gilfree._api import (
     configure,
     executor_stats,
     process_numbers,
+    set_simd_level,
     shutdown,
+    simd_level,
     sum_squares,
     threads,
 )
@@ -32,7 +34,9 @@ __all__ = [
     "configure",
     "executor_stats",
     "process_numbers",
+    "set_simd_level",
     "shutdown",
+    "simd_level",
     "sum_squares",
     "threads",
 ]

@@ -22,7 +22,9 @@ __all__ = [
     "configure",
     "executor_stats",
     "process_numbers",
+    "set_simd_level",
     "shutdown",
+    "simd_level",
     "sum_squares",
     "threads",
 ]
@@ -32,6 +34,7 @@ INT64_MAX = (1 << 63) - 1
 # The kernel counts iterations in 64 bits; callers such as the server set tighter caps.
 _ITERATIONS_MAX = (1 << 64) - 1
 _THREADS_ENV = "GILFREE_THREADS"
+_SIMD_ENV = "GILFREE_SIMD"
 _UNLIMITED = (1 << 64) - 1
 
 
@@ -78,6 +81,27 @@ def executor_stats() -> dict[str, int]:
     """Counters (jobs submitted, rejected, succeeded, failed, cancelled, past deadline) and gauges
     (threads, busy workers, active jobs, queued work) of the native pool."""
     return dict(_core.executor_stats())
+
+
+def simd_level() -> str:
+    """The kernel build in use: ``scalar``, ``sse4``, ``avx2``, ``avx512`` or ``neon``."""
+    return _core.simd_level()
+
+
+def set_simd_level(level: str | None = None) -> None:
+    """Forces a kernel build (one of ``build_info()["simd_levels"]``); ``None`` means
+    ``GILFREE_SIMD`` if set, else the widest the CPU runs. Results never depend on it."""
+    if level is None:
+        level = os.environ.get(_SIMD_ENV, "").strip() or _core.simd_levels()[-1]
+    if level not in _core.built_simd_levels():
+        choices = ", ".join(_core.built_simd_levels())
+        raise InvalidInput(f"unknown SIMD level {level!r}: this build has {choices}")
+    if level not in _core.simd_levels():
+        raise InvalidInput(
+            f"SIMD level {level!r} is not supported by this CPU"
+            f" (it runs {', '.join(_core.simd_levels())})"
+        )
+    _core.set_simd_level(level)
 
 
 def threads() -> int:
@@ -163,9 +187,12 @@ def sum_squares(a: int, b: int) -> int:
 
 
 def build_info() -> dict[str, Any]:
-    """Version, compiler, build type, the CPU's SIMD sets, usable CPUs and worker threads."""
+    """Version, compiler, build type, the CPU's SIMD sets, the kernel build in use (and those the
+    CPU runs), usable CPUs and worker threads."""
     info: dict[str, Any] = dict(_core.build_info())
     info["simd"] = list(_core.simd_features())
+    info["simd_level"] = _core.simd_level()
+    info["simd_levels"] = list(_core.simd_levels())
     info["usable_cpus"] = int(_core.usable_cpus())
     info["threads"] = threads()
     return info
@@ -173,6 +200,8 @@ def build_info() -> dict[str, Any]:
 
 # Size the pool from GILFREE_THREADS now; workers start on first use and are joined at exit so
 # that no native thread outlives the interpreter.
+if os.environ.get(_SIMD_ENV, "").strip():
+    set_simd_level()
 if (_env_threads := _threads_from_env()) is not None:
     _core.configure_executor(_env_threads, _UNLIMITED)
 atexit.register(_core.shutdown_executor)

@@ -40,6 +40,18 @@ def usable_cpus() -> int:
 def simd_features() -> list[str]:
     """SIMD instruction sets this CPU offers."""
 
+def simd_levels() -> list[str]:
+    """Kernel builds this CPU can run, narrowest first."""
+
+def built_simd_levels() -> list[str]:
+    """Kernel builds in this binary, narrowest first."""
+
+def simd_level() -> str:
+    """The kernel build in use."""
+
+def set_simd_level(name: str) -> None:
+    """Chooses the kernel build (one of simd_levels())."""
+
 class CompletionQueue:
     """Finished native jobs for one event loop, signalled on a descriptor."""
 

@@ -66,6 +66,7 @@ def _info(args: argparse.Namespace) -> int:
     print(f"compiler:    {info['compiler']}")
     print(f"build type:  {info['build_type']}")
     print(f"cpu simd:    {', '.join(info['simd']) or 'none'}")
+    print(f"simd level:  {info['simd_level']} (runs: {', '.join(info['simd_levels'])})")
     print(f"usable cpus: {info['usable_cpus']}")
     print(f"threads:     {info['threads']}")
     return 0

@@ -1,49 +1,124 @@
-// process_numbers: blocks of independent elements advanced in lock step so the compiler vectorises.
+// process_numbers: run-time choice among the per-level builds, and the reference loop.
 #include "kernels/process_numbers.hpp"
 
 #include <algorithm>
-#include <array>
-#include <cstddef>
+#include <atomic>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/process_numbers_levels.hpp"
 
 namespace gilfree::kernels {
 namespace {
 
-// After the first step every value lies in (-P, P), so 2 * (v + 1) lies in [-2P + 4, 2P]: that
-// fits in int32 (2P < 2^31), and the truncated remainder is at most two conditional subtractions
-// for a positive value (2P -> P -> 0) and one conditional addition for a negative one. Same
-// result as `%`, every step still performed, and 32-bit lanes double the vector width.
-constexpr std::int32_t kModulus32 = static_cast<std::int32_t>(kModulus);
-static_assert(2 * kModulus < (std::int64_t{1} << 31), "reduced values must fit in int32");
+using LevelFn = void (*)(const std::int64_t*, std::int64_t*, std::size_t, std::uint64_t) noexcept;
 
-constexpr std::size_t kBlock = 256;
-
-inline std::int32_t reduced_step(std::int32_t v) noexcept {
-  std::int32_t t = (v + 1) * 2;
-  t -= (t >= kModulus32) ? kModulus32 : 0;
-  t -= (t >= kModulus32) ? kModulus32 : 0;
-  t += (t <= -kModulus32) ? kModulus32 : 0;
-  return t;
+LevelFn level_function(SimdLevel level) noexcept {
+  switch (level) {
+#if defined(__x86_64__) || defined(_M_X64)
+    case SimdLevel::kSse4:
+      return &sse4::process_numbers;
+    case SimdLevel::kAvx2:
+      return &avx2::process_numbers;
+    case SimdLevel::kAvx512:
+      return &avx512::process_numbers;
+#elif defined(__aarch64__)
+    case SimdLevel::kNeon:
+      return &neon::process_numbers;
+#endif
+    default:
+      return &scalar::process_numbers;
+  }
 }
 
-void process_block(const std::int64_t* in, std::int64_t* out, std::size_t n,
-                   std::uint64_t iterations) noexcept {
-  alignas(64) std::array<std::int32_t, kBlock> lanes{};
-  for (std::size_t j = 0; j < n; ++j) {
-    lanes[j] = static_cast<std::int32_t>(process_step(in[j]));
+bool cpu_runs(SimdLevel level) {
+  switch (level) {
+    case SimdLevel::kScalar:
+      return true;
+#if defined(__x86_64__) || defined(_M_X64)
+    // __builtin_cpu_supports also checks that the OS saves the wider registers (XGETBV).
+    case SimdLevel::kSse4:
+      return __builtin_cpu_supports("sse4.2") != 0;
+    case SimdLevel::kAvx2:
+      return __builtin_cpu_supports("avx2") != 0;
+    case SimdLevel::kAvx512:
+      return __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512bw") != 0 &&
+             __builtin_cpu_supports("avx512vl") != 0 && __builtin_cpu_supports("avx512dq") != 0;
+#elif defined(__aarch64__)
+    case SimdLevel::kNeon:
+      return true;  // part of the arm64 baseline
+#endif
+    default:
+      return false;
   }
-  for (std::uint64_t k = 1; k < iterations; ++k) {
-    // Fixed trip count over the whole block (a tail block computes unused lanes harmlessly) keeps
-    // this loop branch-free and vectorisable.
-    for (std::size_t j = 0; j < kBlock; ++j) {
-      lanes[j] = reduced_step(lanes[j]);
-    }
-  }
-  for (std::size_t j = 0; j < n; ++j) {
-    out[j] = lanes[j];
-  }
+}
+
+std::atomic<SimdLevel>& active_level() {
+  static std::atomic<SimdLevel> level{supported_simd_levels().back()};
+  return level;
 }
 
 }  // namespace
+
+std::string_view simd_level_name(SimdLevel level) noexcept {
+  switch (level) {
+    case SimdLevel::kScalar:
+      return "scalar";
+    case SimdLevel::kSse4:
+      return "sse4";
+    case SimdLevel::kAvx2:
+      return "avx2";
+    case SimdLevel::kAvx512:
+      return "avx512";
+    case SimdLevel::kNeon:
+      return "neon";
+  }
+  return "unknown";
+}
+
+std::optional<SimdLevel> parse_simd_level(std::string_view name) noexcept {
+  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kSse4, SimdLevel::kAvx2,
+                          SimdLevel::kAvx512, SimdLevel::kNeon}) {
+    if (simd_level_name(level) == name) return level;
+  }
+  return std::nullopt;
+}
+
+std::vector<SimdLevel> built_simd_levels() {
+#if defined(__x86_64__) || defined(_M_X64)
+  return {SimdLevel::kScalar, SimdLevel::kSse4, SimdLevel::kAvx2, SimdLevel::kAvx512};
+#elif defined(__aarch64__)
+  return {SimdLevel::kScalar, SimdLevel::kNeon};
+#else
+  return {SimdLevel::kScalar};
+#endif
+}
+
+std::vector<SimdLevel> supported_simd_levels() {
+#if defined(__x86_64__) || defined(_M_X64)
+  __builtin_cpu_init();
+#endif
+  std::vector<SimdLevel> levels;
+  for (SimdLevel level : built_simd_levels()) {
+    if (cpu_runs(level)) levels.push_back(level);
+  }
+  return levels;
+}
+
+bool simd_level_supported(SimdLevel level) {
+  const auto levels = supported_simd_levels();
+  return std::find(levels.begin(), levels.end(), level) != levels.end();
+}
+
+SimdLevel active_simd_level() noexcept { return active_level().load(std::memory_order_relaxed); }
+
+void set_simd_level(SimdLevel level) {
+  if (!simd_level_supported(level)) {
+    throw std::invalid_argument("SIMD level '" + std::string(simd_level_name(level)) +
+                                "' is not supported by this CPU or build");
+  }
+  active_level().store(level, std::memory_order_relaxed);
+}
 
 void process_numbers(std::span<const std::int64_t> in, std::span<std::int64_t> out,
                      std::uint64_t iterations) noexcept {
@@ -52,13 +127,25 @@ void process_numbers(std::span<const std::int64_t> in, std::span<std::int64_t> o
     if (in.data() != out.data()) std::copy_n(in.data(), n, out.data());
     return;
   }
-  for (std::size_t i = 0; i < n; i += kBlock) {
-    process_block(in.data() + i, out.data() + i, std::min(kBlock, n - i), iterations);
-  }
+  level_function(active_simd_level())(in.data(), out.data(), n, iterations);
 }
 
-void process_numbers_scalar(std::span<const std::int64_t> in, std::span<std::int64_t> out,
-                            std::uint64_t iterations) noexcept {
+void process_numbers_at(SimdLevel level, std::span<const std::int64_t> in,
+                        std::span<std::int64_t> out, std::uint64_t iterations) {
+  if (!simd_level_supported(level)) {
+    throw std::invalid_argument("SIMD level '" + std::string(simd_level_name(level)) +
+                                "' is not supported by this CPU or build");
+  }
+  const std::size_t n = std::min(in.size(), out.size());
+  if (iterations == 0) {
+    if (in.data() != out.data()) std::copy_n(in.data(), n, out.data());
+    return;
+  }
+  level_function(level)(in.data(), out.data(), n, iterations);
+}
+
+void process_numbers_reference(std::span<const std::int64_t> in, std::span<std::int64_t> out,
+                               std::uint64_t iterations) noexcept {
   const std::size_t n = std::min(in.size(), out.size());
   for (std::size_t i = 0; i < n; ++i) {
     std::int64_t v = in[i];

@@ -1,0 +1,22 @@
+// The per-level entry points of process_numbers (private to the kernels; use process_numbers.hpp).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#define GILFREE_DECLARE_LEVEL(level)                                             \
+  namespace gilfree::kernels::level {                                            \
+  void process_numbers(const std::int64_t* in, std::int64_t* out, std::size_t n, \
+                       std::uint64_t iterations) noexcept;                       \
+  }
+
+GILFREE_DECLARE_LEVEL(scalar)
+#if defined(__x86_64__) || defined(_M_X64)
+GILFREE_DECLARE_LEVEL(sse4)
+GILFREE_DECLARE_LEVEL(avx2)
+GILFREE_DECLARE_LEVEL(avx512)
+#elif defined(__aarch64__)
+GILFREE_DECLARE_LEVEL(neon)
+#endif
+
+#undef GILFREE_DECLARE_LEVEL

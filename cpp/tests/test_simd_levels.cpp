@@ -1,0 +1,99 @@
+// SIMD levels: every level this CPU runs is bit-exact against the reference; dispatch is sane.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/process_numbers.hpp"
+
+namespace {
+
+using gilfree::kernels::SimdLevel;
+
+std::vector<std::int64_t> inputs() {
+  constexpr std::int64_t kP = gilfree::kernels::kModulus;
+  std::vector<std::int64_t> values = {std::numeric_limits<std::int64_t>::min(),
+                                      std::numeric_limits<std::int64_t>::max(),
+                                      0,
+                                      1,
+                                      -1,
+                                      -2,
+                                      kP - 1,
+                                      kP,
+                                      -kP,
+                                      -kP + 1,
+                                      (kP + 3) / 2,
+                                      -(kP + 3) / 2,
+                                      -500000004};
+  std::mt19937_64 rng(99);
+  while (values.size() < 3001) values.push_back(static_cast<std::int64_t>(rng()));
+  return values;
+}
+
+class EveryBuiltLevel : public ::testing::TestWithParam<SimdLevel> {};
+
+TEST_P(EveryBuiltLevel, BitExactAgainstReference) {
+  const SimdLevel level = GetParam();
+  if (!gilfree::kernels::simd_level_supported(level)) {
+    GTEST_SKIP() << "this CPU cannot run " << gilfree::kernels::simd_level_name(level);
+  }
+  const auto in = inputs();
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{15}, std::size_t{256},
+                        std::size_t{257}, in.size()}) {
+    const std::span<const std::int64_t> part(in.data(), n);
+    for (std::uint64_t iterations : {0U, 1U, 2U, 3U, 1000U}) {
+      std::vector<std::int64_t> expected(n), got(n);
+      gilfree::kernels::process_numbers_reference(part, expected, iterations);
+      gilfree::kernels::process_numbers_at(level, part, got, iterations);
+      ASSERT_EQ(got, expected) << gilfree::kernels::simd_level_name(level) << " n=" << n
+                               << " iterations=" << iterations;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Levels, EveryBuiltLevel,
+                         ::testing::ValuesIn(gilfree::kernels::built_simd_levels()),
+                         [](const auto& param_info) {
+                           return std::string(gilfree::kernels::simd_level_name(param_info.param));
+                         });
+
+TEST(SimdDispatch, DefaultIsTheWidestSupported) {
+  const auto supported = gilfree::kernels::supported_simd_levels();
+  ASSERT_FALSE(supported.empty());
+  EXPECT_EQ(supported.front(), SimdLevel::kScalar);
+  EXPECT_EQ(gilfree::kernels::active_simd_level(), supported.back());
+}
+
+TEST(SimdDispatch, SetAndRestore) {
+  const SimdLevel before = gilfree::kernels::active_simd_level();
+  gilfree::kernels::set_simd_level(SimdLevel::kScalar);
+  EXPECT_EQ(gilfree::kernels::active_simd_level(), SimdLevel::kScalar);
+  std::vector<std::int64_t> values{0, 1, -1};
+  gilfree::kernels::process_numbers(values, values, 1000);
+  EXPECT_EQ(values, (std::vector<std::int64_t>{376846411, 65269614, 688423208}));
+  gilfree::kernels::set_simd_level(before);
+  EXPECT_EQ(gilfree::kernels::active_simd_level(), before);
+}
+
+TEST(SimdDispatch, UnsupportedLevelIsRefused) {
+  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kSse4, SimdLevel::kAvx2,
+                          SimdLevel::kAvx512, SimdLevel::kNeon}) {
+    if (gilfree::kernels::simd_level_supported(level)) continue;
+    EXPECT_THROW(gilfree::kernels::set_simd_level(level), std::invalid_argument);
+    std::vector<std::int64_t> v{1};
+    EXPECT_THROW(gilfree::kernels::process_numbers_at(level, v, v, 1), std::invalid_argument);
+  }
+}
+
+TEST(SimdDispatch, NamesRoundTrip) {
+  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kSse4, SimdLevel::kAvx2,
+                          SimdLevel::kAvx512, SimdLevel::kNeon}) {
+    EXPECT_EQ(gilfree::kernels::parse_simd_level(gilfree::kernels::simd_level_name(level)), level);
+  }
+  EXPECT_EQ(gilfree::kernels::parse_simd_level("avx1024"), std::nullopt);
+}
+
+}  // namespace
