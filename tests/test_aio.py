@@ -36,8 +36,12 @@ def fresh_pool() -> Iterator[None]:
     gilfree.configure(None)
 
 
+# 1M numbers x 10^8 iterations = 10^14 steps: far longer than any test waits on any machine, so
+# such a job ends only by cancellation or deadline.
+BIG_ITERATIONS = 10**8
+
+
 def big_job() -> np.ndarray:
-    # 1e11 steps: far longer than any test waits, so it ends only by cancellation.
     return np.arange(1_000_000, dtype=np.int64)
 
 
@@ -97,7 +101,7 @@ def test_small_job_completes_while_large_one_runs(
     run: Callable[[Coroutine[Any, Any, Any]], Any],
 ) -> None:
     async def main() -> float:
-        large = asyncio.ensure_future(aio.process_numbers(big_job(), 100_000))
+        large = asyncio.ensure_future(aio.process_numbers(big_job(), BIG_ITERATIONS))
         await until(lambda: gilfree.executor_stats()["busy_workers"] > 0)
         t0 = time.perf_counter()
         assert await aio.process_numbers(list(range(100)), 1000) == reference.process_numbers(
@@ -117,7 +121,7 @@ def test_small_job_completes_while_large_one_runs(
 def test_cancelled_work_really_stops(run: Callable[[Coroutine[Any, Any, Any]], Any]) -> None:
     async def main() -> None:
         cancelled_before = gilfree.executor_stats()["cancelled"]
-        task = asyncio.ensure_future(aio.process_numbers(big_job(), 100_000))
+        task = asyncio.ensure_future(aio.process_numbers(big_job(), BIG_ITERATIONS))
         await until(lambda: gilfree.executor_stats()["busy_workers"] > 0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -142,7 +146,7 @@ def test_asyncio_timeout_cancels_native_job(
         cancelled_before = gilfree.executor_stats()["cancelled"]
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.05):
-                await aio.process_numbers(big_job(), 100_000)
+                await aio.process_numbers(big_job(), BIG_ITERATIONS)
         await until(lambda: aio.pending_jobs() == 0)
         assert gilfree.executor_stats()["cancelled"] == cancelled_before + 1
 
@@ -153,7 +157,7 @@ def test_native_deadline(run: Callable[[Coroutine[Any, Any, Any]], Any]) -> None
     async def main() -> float:
         t0 = time.perf_counter()
         with pytest.raises(DeadlineExceeded):
-            await aio.process_numbers(big_job(), 100_000, timeout=0.05)
+            await aio.process_numbers(big_job(), BIG_ITERATIONS, timeout=0.05)
         return time.perf_counter() - t0
 
     assert run(main()) < 2.0
@@ -251,7 +255,7 @@ def test_observers_see_each_job(run: Callable[[Coroutine[Any, Any, Any]], Any]) 
             await aio.process_numbers([1, 2], 3)
             await aio.sum_squares(1, 2)
             with pytest.raises(DeadlineExceeded):
-                await aio.process_numbers(big_job(), 100_000, timeout=0.01)
+                await aio.process_numbers(big_job(), BIG_ITERATIONS, timeout=0.01)
 
         run(main())
     finally:

@@ -5,16 +5,38 @@
 #include <functional>
 #include <limits>
 #include <stdexcept>
+#include <vector>
 
 #include "kernels/process_numbers.hpp"
 
 namespace gilfree::ops {
 
 namespace {
-// Steps per chunk: at roughly 0.1-1 ns per step (vectorised or not) a chunk lasts 20-200 us.
-constexpr std::uint64_t kStepsPerChunk = 200'000;
-constexpr std::size_t kMinGrain = 64;
+// A chunk should last about 100 us: long enough that taking it (one lock) costs under 1%, short
+// enough that workers share fairly between jobs. Steps per chunk at each level's cost per step
+// (measured on x86-64 servers, rounded down to stay short on slower machines).
+constexpr std::uint64_t steps_per_chunk(kernels::SimdLevel level) noexcept {
+  switch (level) {
+    case kernels::SimdLevel::kScalar:
+      return 40'000;  // ~2.5 ns per step
+    case kernels::SimdLevel::kSse4:
+    case kernels::SimdLevel::kNeon:
+      return 400'000;  // ~0.25 ns
+    case kernels::SimdLevel::kAvx2:
+      return 800'000;  // ~0.12 ns
+    case kernels::SimdLevel::kAvx512:
+      return 1'600'000;  // ~0.06 ns
+  }
+  return 40'000;
+}
+// Whole blocks of the kernel (256 elements in lock step) keep every vector lane busy; a chunk
+// longer than ~100 us (huge `iterations`) stays responsive through the kernel's stop polls.
+constexpr std::size_t kMinGrain = 256;
 constexpr std::size_t kMaxGrain = 1U << 16;
+
+bool stop_requested(const void* context) noexcept {
+  return static_cast<const runtime::ChunkContext*>(context)->stop_requested();
+}
 
 runtime::JobSpec process_numbers_spec(std::span<const std::int64_t> in, std::span<std::int64_t> out,
                                       std::uint64_t iterations) {
@@ -24,10 +46,26 @@ runtime::JobSpec process_numbers_spec(std::span<const std::int64_t> in, std::spa
   runtime::JobSpec spec;
   spec.chunks = (n + grain - 1) / grain;
   spec.cost = process_numbers_cost(n, iterations);
-  spec.run_chunk = [in, out, grain, iterations](std::size_t chunk) {
+  // Iterations per run of a chunk, so that a run lasts about as long as a chunk should; a chunk
+  // of more runs keeps its progress here and is run again in turn with the other jobs' chunks.
+  const std::uint64_t slice =
+      std::max<std::uint64_t>(1, steps_per_chunk(kernels::active_simd_level()) / grain);
+  auto done = std::make_shared<std::vector<std::uint64_t>>(spec.chunks, 0);
+  spec.run_chunk = [in, out, grain, iterations, slice, done](std::size_t chunk,
+                                                             runtime::ChunkContext& context) {
     const std::size_t begin = chunk * grain;
     const std::size_t count = std::min(grain, in.size() - begin);
-    kernels::process_numbers(in.subspan(begin, count), out.subspan(begin, count), iterations);
+    std::uint64_t& done_here = (*done)[chunk];
+    const std::uint64_t now = std::min(slice, iterations - done_here);
+    // The first run reads the input; later runs continue from the values they left in `out`.
+    const auto from = done_here == 0 ? in.subspan(begin, count)
+                                     : std::span<const std::int64_t>(out.subspan(begin, count));
+    if (!kernels::process_numbers(from, out.subspan(begin, count), now, &stop_requested,
+                                  &context)) {
+      return;  // stopped early: the job ends as cancelled or past its deadline
+    }
+    done_here += now;
+    if (done_here < iterations) context.run_again();
   };
   return spec;
 }
@@ -35,7 +73,7 @@ runtime::JobSpec process_numbers_spec(std::span<const std::int64_t> in, std::spa
 
 std::size_t process_numbers_grain(std::uint64_t iterations) noexcept {
   const std::uint64_t per_element = std::max<std::uint64_t>(iterations, 1);
-  std::uint64_t grain = kStepsPerChunk / per_element;
+  std::uint64_t grain = steps_per_chunk(kernels::active_simd_level()) / per_element;
   grain = std::clamp<std::uint64_t>(grain, kMinGrain, kMaxGrain);
   return static_cast<std::size_t>(grain / kMinGrain * kMinGrain);
 }
@@ -80,7 +118,9 @@ std::shared_ptr<runtime::Job> submit_sum_squares(runtime::Executor& executor, st
   runtime::JobSpec spec;
   spec.chunks = 1;
   spec.cost = 1;
-  spec.run_chunk = [a, b, out](std::size_t) { *out = kernels::sum_squares(a, b); };
+  spec.run_chunk = [a, b, out](std::size_t, const runtime::ChunkContext&) {
+    *out = kernels::sum_squares(a, b);
+  };
   spec.deadline = deadline;
   spec.sink = std::move(sink);
   return executor.submit(std::move(spec));

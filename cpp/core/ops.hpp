@@ -12,9 +12,9 @@
 
 namespace gilfree::ops {
 
-// Elements per chunk so that one chunk is roughly 100 microseconds of work (a multiple of 64,
-// at least 64): short enough that workers share fairly and cancel fast, long enough to amortise
-// scheduling.
+// Elements per chunk so that one chunk is roughly 100 microseconds of work at the active SIMD
+// level (a multiple of 256, at least 256): short enough that workers share fairly between jobs,
+// long enough to amortise scheduling. Chunks of huge `iterations` stop early when cancelled.
 [[nodiscard]] std::size_t process_numbers_grain(std::uint64_t iterations) noexcept;
 
 // Work units of process_numbers for admission: numbers x iterations.

@@ -14,6 +14,7 @@
 
 namespace {
 
+using gilfree::runtime::ChunkContext;
 using gilfree::runtime::CompletionQueue;
 using gilfree::runtime::Executor;
 using gilfree::runtime::JobSpec;
@@ -35,7 +36,7 @@ TEST(CompletionQueue, FinishedJobMakesItReadableUntilDrained) {
   auto queue = std::make_shared<CompletionQueue>();
   JobSpec spec;
   spec.chunks = 3;
-  spec.run_chunk = [](std::size_t) {};
+  spec.run_chunk = [](std::size_t, const ChunkContext&) {};
   spec.sink = queue;
   auto job = executor.submit(std::move(spec));
   ASSERT_TRUE(readable(queue->fd(), 5000));
@@ -60,7 +61,7 @@ TEST(CompletionQueue, NoLostWakeups) {
   for (int i = 0; i < kJobs; ++i) {
     JobSpec spec;
     spec.chunks = static_cast<std::size_t>(i % 3);
-    spec.run_chunk = [](std::size_t) {};
+    spec.run_chunk = [](std::size_t, const ChunkContext&) {};
     spec.sink = queue;
     expected.insert(executor.submit(std::move(spec))->id());
   }

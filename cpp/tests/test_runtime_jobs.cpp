@@ -15,6 +15,7 @@
 namespace {
 
 using namespace std::chrono_literals;
+using gilfree::runtime::ChunkContext;
 using gilfree::runtime::Clock;
 using gilfree::runtime::CompletionSink;
 using gilfree::runtime::Executor;
@@ -34,7 +35,7 @@ JobSpec spinning_job(std::size_t chunks, std::chrono::microseconds per_chunk,
   JobSpec spec;
   spec.chunks = chunks;
   spec.cost = cost;
-  spec.run_chunk = [per_chunk, ran](std::size_t) {
+  spec.run_chunk = [per_chunk, ran](std::size_t, const ChunkContext&) {
     spin_for(per_chunk);
     if (ran != nullptr) ran->fetch_add(1);
   };
@@ -76,7 +77,7 @@ TEST(Jobs, RoundRobinAcrossJobs) {
   auto make = [&](int tag) {
     JobSpec spec;
     spec.chunks = 3;
-    spec.run_chunk = [&, tag](std::size_t) {
+    spec.run_chunk = [&, tag](std::size_t, const ChunkContext&) {
       std::lock_guard lock(mu);
       order.push_back(tag);
     };
@@ -86,7 +87,7 @@ TEST(Jobs, RoundRobinAcrossJobs) {
   std::atomic<bool> release{false};
   JobSpec blocker;
   blocker.chunks = 1;
-  blocker.run_chunk = [&](std::size_t) {
+  blocker.run_chunk = [&](std::size_t, const ChunkContext&) {
     while (!release.load()) std::this_thread::yield();
   };
   auto b = executor.submit(std::move(blocker));
@@ -120,7 +121,7 @@ TEST(Jobs, CancelBeforeStartRunsNothing) {
   std::atomic<bool> release{false};
   JobSpec blocker;
   blocker.chunks = 1;
-  blocker.run_chunk = [&](std::size_t) {
+  blocker.run_chunk = [&](std::size_t, const ChunkContext&) {
     while (!release.load()) std::this_thread::yield();
   };
   auto b = executor.submit(std::move(blocker));
@@ -213,7 +214,7 @@ TEST(Jobs, FailedChunkFailsTheJob) {
   Executor executor(2);
   JobSpec spec;
   spec.chunks = 1000;
-  spec.run_chunk = [](std::size_t i) {
+  spec.run_chunk = [](std::size_t i, const ChunkContext&) {
     if (i == 3) throw std::runtime_error("boom");
   };
   auto job = executor.submit(std::move(spec));
@@ -221,6 +222,90 @@ TEST(Jobs, FailedChunkFailsTheJob) {
   EXPECT_EQ(job->status(), JobStatus::kFailed);
   EXPECT_THROW(job->rethrow_if_unsuccessful(), std::runtime_error);
   EXPECT_EQ(executor.stats().failed, 1U);
+}
+
+// A chunk that polls its ChunkContext ends early, and its job does not count as succeeded.
+TEST(Jobs, ChunkThatStopsEarlyEndsTheJobAsCancelled) {
+  Executor executor(1);
+  JobSpec spec;
+  spec.chunks = 1;  // all claimed at once: only the poll inside the chunk can stop it
+  spec.run_chunk = [](std::size_t, const ChunkContext& stop) {
+    while (!stop.stop_requested()) std::this_thread::yield();
+  };
+  auto job = executor.submit(std::move(spec));
+  std::this_thread::sleep_for(10ms);
+  job->cancel();
+  ASSERT_TRUE(job->wait_for(5s));
+  EXPECT_EQ(job->status(), JobStatus::kCancelled);
+}
+
+TEST(Jobs, ChunkThatStopsEarlyAtTheDeadline) {
+  Executor executor(1);
+  JobSpec spec;
+  spec.chunks = 1;
+  spec.deadline = Clock::now() + 20ms;
+  spec.run_chunk = [](std::size_t, const ChunkContext& stop) {
+    while (!stop.stop_requested()) std::this_thread::yield();
+  };
+  auto job = executor.submit(std::move(spec));
+  ASSERT_TRUE(job->wait_for(5s));
+  EXPECT_EQ(job->status(), JobStatus::kDeadlineExceeded);
+}
+
+// A chunk that runs in slices (run_again) finishes all of them, and other jobs get their turn
+// between slices: a job of one never-ending chunk does not hold its worker.
+TEST(Jobs, SlicedChunksRunToTheEndAndShareTheWorker) {
+  Executor executor(1);
+  std::vector<int> slices(3, 0);
+  JobSpec sliced;
+  sliced.chunks = 3;
+  sliced.run_chunk = [&](std::size_t i, ChunkContext& context) {
+    spin_for(100us);
+    if (++slices[i] < 50) context.run_again();
+  };
+  auto long_job = executor.submit(std::move(sliced));
+  std::this_thread::sleep_for(2ms);
+  const auto t0 = Clock::now();
+  auto small = executor.submit(spinning_job(1, 10us));
+  small->wait();
+  EXPECT_LT(Clock::now() - t0, 100ms);
+  EXPECT_FALSE(long_job->finished());
+  long_job->wait();
+  EXPECT_EQ(long_job->status(), JobStatus::kSucceeded);
+  EXPECT_EQ(slices, (std::vector<int>{50, 50, 50}));
+}
+
+TEST(Jobs, CancelStopsSlicedChunks) {
+  Executor executor(2);
+  JobSpec endless;
+  endless.chunks = 2;
+  endless.run_chunk = [](std::size_t, ChunkContext& context) {
+    spin_for(50us);
+    context.run_again();
+  };
+  auto job = executor.submit(std::move(endless));
+  std::this_thread::sleep_for(10ms);
+  job->cancel();
+  ASSERT_TRUE(job->wait_for(5s));
+  EXPECT_EQ(job->status(), JobStatus::kCancelled);
+  EXPECT_EQ(executor.stats().active_jobs, 0U);
+}
+
+TEST(Shutdown, StopsSlicedChunksWhoseChunksAreAllRunning) {
+  Executor executor(2);
+  JobSpec endless;
+  endless.chunks = 2;  // both chunks claimed at once: the job is never waiting in the queue
+  endless.run_chunk = [](std::size_t, ChunkContext& context) {
+    spin_for(50us);
+    context.run_again();
+  };
+  auto job = executor.submit(std::move(endless));
+  std::this_thread::sleep_for(10ms);
+  const auto t0 = Clock::now();
+  executor.shutdown(10ms);
+  EXPECT_LT(Clock::now() - t0, 1s);
+  EXPECT_TRUE(job->finished());
+  EXPECT_EQ(job->status(), JobStatus::kCancelled);
 }
 
 TEST(Shutdown, GraceLetsShortJobsFinish) {

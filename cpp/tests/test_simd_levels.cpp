@@ -88,6 +88,29 @@ TEST(SimdDispatch, UnsupportedLevelIsRefused) {
   }
 }
 
+TEST(KernelStopPoll, PolledOnlyForLongRunsAndHonoured) {
+  std::vector<std::int64_t> values(300, 5), expected(300);
+  int polls = 0;
+  auto count_and_go_on = [](const void* context) noexcept {
+    ++*static_cast<int*>(const_cast<void*>(context));
+    return false;
+  };
+  EXPECT_TRUE(gilfree::kernels::process_numbers(values, values, 200, count_and_go_on, &polls));
+  EXPECT_EQ(polls, 0);  // shorter than one poll interval
+  gilfree::kernels::process_numbers_reference(std::vector<std::int64_t>(300, 5), expected, 200);
+  EXPECT_EQ(values, expected);
+
+  std::vector<std::int64_t> more(300, 5), more_expected(300);
+  EXPECT_TRUE(gilfree::kernels::process_numbers(more, more, 5000, count_and_go_on, &polls));
+  EXPECT_GT(polls, 0);
+  gilfree::kernels::process_numbers_reference(std::vector<std::int64_t>(300, 5), more_expected,
+                                              5000);
+  EXPECT_EQ(more, more_expected);
+
+  auto stop_now = [](const void*) noexcept { return true; };
+  EXPECT_FALSE(gilfree::kernels::process_numbers(more, more, 5000, stop_now, nullptr));
+}
+
 TEST(SimdDispatch, NamesRoundTrip) {
   for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kSse4, SimdLevel::kAvx2,
                           SimdLevel::kAvx512, SimdLevel::kNeon}) {

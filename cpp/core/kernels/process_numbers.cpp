@@ -11,7 +11,8 @@
 namespace gilfree::kernels {
 namespace {
 
-using LevelFn = void (*)(const std::int64_t*, std::int64_t*, std::size_t, std::uint64_t) noexcept;
+using LevelFn = bool (*)(const std::int64_t*, std::int64_t*, std::size_t, std::uint64_t, StopPoll,
+                         const void*) noexcept;
 
 LevelFn level_function(SimdLevel level) noexcept {
   switch (level) {
@@ -122,12 +123,18 @@ void set_simd_level(SimdLevel level) {
 
 void process_numbers(std::span<const std::int64_t> in, std::span<std::int64_t> out,
                      std::uint64_t iterations) noexcept {
+  process_numbers(in, out, iterations, nullptr, nullptr);
+}
+
+bool process_numbers(std::span<const std::int64_t> in, std::span<std::int64_t> out,
+                     std::uint64_t iterations, StopPoll should_stop, const void* context) noexcept {
   const std::size_t n = std::min(in.size(), out.size());
   if (iterations == 0) {
     if (in.data() != out.data()) std::copy_n(in.data(), n, out.data());
-    return;
+    return true;
   }
-  level_function(active_simd_level())(in.data(), out.data(), n, iterations);
+  return level_function(active_simd_level())(in.data(), out.data(), n, iterations, should_stop,
+                                             context);
 }
 
 void process_numbers_at(SimdLevel level, std::span<const std::int64_t> in,
@@ -141,7 +148,7 @@ void process_numbers_at(SimdLevel level, std::span<const std::int64_t> in,
     if (in.data() != out.data()) std::copy_n(in.data(), n, out.data());
     return;
   }
-  level_function(level)(in.data(), out.data(), n, iterations);
+  level_function(level)(in.data(), out.data(), n, iterations, nullptr, nullptr);
 }
 
 void process_numbers_reference(std::span<const std::int64_t> in, std::span<std::int64_t> out,

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "kernels/stop_poll.hpp"
+
 namespace gilfree::kernels {
 
 inline constexpr std::int64_t kModulus = 1'000'000'007;
@@ -42,6 +44,11 @@ void set_simd_level(SimdLevel level);
 // and `out` have the same size and may be the same memory; they must not otherwise overlap.
 void process_numbers(std::span<const std::int64_t> in, std::span<std::int64_t> out,
                      std::uint64_t iterations) noexcept;
+
+// The same, polling `should_stop(context)` every few microseconds of work; returns false (and
+// leaves `out` unfinished) if it said to stop.
+bool process_numbers(std::span<const std::int64_t> in, std::span<std::int64_t> out,
+                     std::uint64_t iterations, StopPoll should_stop, const void* context) noexcept;
 
 // The same at a given supported level (for tests and benchmarks).
 void process_numbers_at(SimdLevel level, std::span<const std::int64_t> in,

@@ -4,10 +4,14 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/stop_poll.hpp"
+
+// Returns false if `should_stop` (polled between steps when given) asked to stop early.
 #define GILFREE_DECLARE_LEVEL(level)                                             \
   namespace gilfree::kernels::level {                                            \
-  void process_numbers(const std::int64_t* in, std::int64_t* out, std::size_t n, \
-                       std::uint64_t iterations) noexcept;                       \
+  bool process_numbers(const std::int64_t* in, std::int64_t* out, std::size_t n, \
+                       std::uint64_t iterations, StopPoll should_stop,           \
+                       const void* context) noexcept;                            \
   }
 
 GILFREE_DECLARE_LEVEL(scalar)

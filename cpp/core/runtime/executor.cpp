@@ -11,6 +11,20 @@ namespace gilfree::runtime {
 
 Job::Job(std::uint64_t id, JobSpec spec) : id_(id), spec_(std::move(spec)) {}
 
+bool ChunkContext::stop_requested() const noexcept {
+  JobStatus reason = JobStatus::kSucceeded;
+  if (job_->cancel_requested()) {
+    reason = JobStatus::kCancelled;
+  } else if (job_->spec_.deadline && Clock::now() >= *job_->spec_.deadline) {
+    reason = JobStatus::kDeadlineExceeded;
+  } else {
+    return false;
+  }
+  JobStatus none = JobStatus::kSucceeded;
+  job_->stopped_early_.compare_exchange_strong(none, reason, std::memory_order_acq_rel);
+  return true;
+}
+
 bool Job::finished() const noexcept {
   std::lock_guard lock(done_mu_);
   return done_;
@@ -80,8 +94,12 @@ std::shared_ptr<Job> Executor::submit(JobSpec spec) {
     job->submitted_at_ = Clock::now();
     ++submitted_;
     ++active_jobs_;
+    active_.insert(job.get());
     queued_work_ += job->cost();
-    if (job->spec_.chunks > 0) runnable_.push_back(job);
+    if (job->spec_.chunks > 0) {
+      job->runnable_listed_ = true;
+      runnable_.push_back(job);
+    }
   }
   if (job->spec_.chunks == 0) {
     job->started_at_ = job->submitted_at_;
@@ -94,8 +112,7 @@ std::shared_ptr<Job> Executor::submit(JobSpec spec) {
   return job;
 }
 
-void Executor::run(std::size_t chunks, std::function<void(std::size_t)> run_chunk,
-                   std::uint64_t cost) {
+void Executor::run(std::size_t chunks, ChunkFunction run_chunk, std::uint64_t cost) {
   JobSpec spec;
   spec.chunks = chunks;
   spec.run_chunk = std::move(run_chunk);
@@ -121,16 +138,32 @@ Executor::Claim Executor::claim_locked(Clock::time_point now) {
       retire = JobStatus::kCancelled;
     } else if (job->spec_.deadline && now >= *job->spec_.deadline) {
       retire = JobStatus::kDeadlineExceeded;
+    } else if (stopping_) {
+      retire = JobStatus::kCancelled;
     }
     if (retire != JobStatus::kSucceeded) {
-      const std::size_t dropped = job->spec_.chunks - job->next_chunk_;
+      const std::size_t dropped =
+          (job->spec_.chunks - job->next_chunk_) + (job->again_.size() - job->again_front_);
       job->next_chunk_ = job->spec_.chunks;
+      job->again_.clear();
+      job->again_front_ = 0;
       job->retire_reason_ = retire;
+      job->runnable_listed_ = false;
       runnable_.erase(it);
       return Claim{std::move(job), std::nullopt, dropped};
     }
-    const std::size_t chunk = job->next_chunk_++;
-    if (job->next_chunk_ == job->spec_.chunks) {
+    std::size_t chunk = 0;
+    if (job->again_front_ < job->again_.size()) {
+      chunk = job->again_[job->again_front_++];
+      if (job->again_front_ == job->again_.size()) {
+        job->again_.clear();
+        job->again_front_ = 0;
+      }
+    } else {
+      chunk = job->next_chunk_++;
+    }
+    if (job->next_chunk_ == job->spec_.chunks && job->again_.empty()) {
+      job->runnable_listed_ = false;
       runnable_.erase(it);  // the cursor now points at the next job already
     } else {
       ++cursor_;
@@ -140,6 +173,26 @@ Executor::Claim Executor::claim_locked(Clock::time_point now) {
   return Claim{};
 }
 
+void Executor::requeue_chunk(const std::shared_ptr<Job>& job, std::size_t chunk) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      job->retire_reason_ = JobStatus::kCancelled;  // shutting down: no more slices
+    } else if (job->retire_reason_ != JobStatus::kSucceeded) {
+      // Retired while this slice ran: the chunk is dropped like the others.
+    } else {
+      job->again_.push_back(chunk);
+      if (!job->runnable_listed_) {
+        job->runnable_listed_ = true;
+        runnable_.push_back(job);
+      }
+      work_available_.notify_one();
+      return;
+    }
+  }
+  complete_chunks(job, 1);
+}
+
 void Executor::worker_loop() {
   std::unique_lock lock(mu_);
   for (;;) {
@@ -147,12 +200,15 @@ void Executor::worker_loop() {
     if (runnable_.empty()) return;  // stopping, and nothing left to claim
     Claim claim = claim_locked(Clock::now());
     lock.unlock();
+    bool again = false;
     if (claim.chunk) {
       Job& job = *claim.job;
       if (!job.failed_.load(std::memory_order_acquire)) {
         busy_workers_.fetch_add(1, std::memory_order_relaxed);
+        ChunkContext context(job);
         try {
-          job.spec_.run_chunk(*claim.chunk);
+          job.spec_.run_chunk(*claim.chunk, context);
+          again = context.run_again_requested() && !context.stop_requested();
         } catch (...) {
           if (!job.failed_.exchange(true, std::memory_order_acq_rel)) {
             job.error_ = std::current_exception();
@@ -161,7 +217,11 @@ void Executor::worker_loop() {
         busy_workers_.fetch_sub(1, std::memory_order_relaxed);
       }
     }
-    complete_chunks(claim.job, claim.count);
+    if (again) {
+      requeue_chunk(claim.job, *claim.chunk);
+    } else {
+      complete_chunks(claim.job, claim.count);
+    }
     claim.job.reset();
     lock.lock();
   }
@@ -182,10 +242,15 @@ void Executor::finish(const std::shared_ptr<Job>& job) {
     std::lock_guard lock(mu_);
     status = job->retire_reason_;
   }
+  if (status == JobStatus::kSucceeded) {
+    // A chunk that returned early left its part unfinished: the job did not succeed.
+    status = job->stopped_early_.load(std::memory_order_acquire);
+  }
   const auto now = Clock::now();
   {
     std::lock_guard lock(mu_);
     --active_jobs_;
+    active_.erase(job.get());
     queued_work_ -= job->cost();
     switch (status) {
       case JobStatus::kSucceeded:
@@ -224,7 +289,9 @@ void Executor::shutdown(std::chrono::nanoseconds grace) {
     accepting_ = false;
     if (!stopping_) {
       job_finished_.wait_for(lock, grace, [this] { return active_jobs_ == 0; });
-      for (const auto& job : runnable_) job->cancel();
+      // Every job still active, including those whose chunks are all running, stops at its next
+      // poll or slice.
+      for (Job* job : active_) job->cancel();
       stopping_ = true;
     }
   }

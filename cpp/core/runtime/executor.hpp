@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 namespace gilfree::runtime {
@@ -19,6 +20,29 @@ namespace gilfree::runtime {
 using Clock = std::chrono::steady_clock;
 
 class Job;
+
+// Handed to every run of a chunk.
+class ChunkContext {
+ public:
+  explicit ChunkContext(Job& job) noexcept : job_(&job) {}
+
+  // True once the job is cancelled or its deadline has passed (and records which on the job). A
+  // chunk may poll it and return early; the job then ends as cancelled or past its deadline,
+  // never as succeeded.
+  [[nodiscard]] bool stop_requested() const noexcept;
+
+  // Asks for this chunk to be run again later: it did one slice of its work and keeps its own
+  // progress. Between two slices the workers serve the other jobs in turn, so a chunk of any
+  // length never holds a worker for more than a slice.
+  void run_again() noexcept { run_again_ = true; }
+  [[nodiscard]] bool run_again_requested() const noexcept { return run_again_; }
+
+ private:
+  Job* job_;
+  bool run_again_ = false;
+};
+
+using ChunkFunction = std::function<void(std::size_t chunk, ChunkContext& context)>;
 
 // Where a finished job is reported. Called on a worker thread (or the thread that retired the job)
 // exactly once per job, after the job's status is final; must not block or throw.
@@ -39,10 +63,10 @@ enum class JobStatus : std::uint8_t {
 
 struct JobSpec {
   std::size_t chunks = 0;
-  std::function<void(std::size_t)> run_chunk;  // runs chunk i; kept until the job finishes
-  std::uint64_t cost = 0;                      // work units counted against admission
-  std::optional<Clock::time_point> deadline;   // checked before each chunk is claimed
-  std::shared_ptr<CompletionSink> sink;        // optional
+  ChunkFunction run_chunk;                    // runs chunk i; kept until the job finishes
+  std::uint64_t cost = 0;                     // work units counted against admission
+  std::optional<Clock::time_point> deadline;  // checked before each chunk is claimed
+  std::shared_ptr<CompletionSink> sink;       // optional
 };
 
 // One admitted unit of work. Workers claim its chunks in order; cancellation and the deadline are
@@ -80,6 +104,7 @@ class Job {
 
  private:
   friend class Executor;
+  friend class ChunkContext;
 
   const std::uint64_t id_;
   JobSpec spec_;
@@ -87,10 +112,15 @@ class Job {
 
   // Guarded by the executor's mutex.
   std::size_t next_chunk_ = 0;
+  std::vector<std::size_t> again_;  // chunks that asked to run again, oldest first
+  std::size_t again_front_ = 0;     // next of again_ to hand out
+  bool runnable_listed_ = false;    // in Executor::runnable_
   bool started_ = false;
   JobStatus retire_reason_ = JobStatus::kSucceeded;  // why unclaimed chunks were dropped
 
   std::atomic<std::size_t> chunks_done_{0};  // run, skipped or dropped
+  // Why a chunk stopped early (kCancelled or kDeadlineExceeded), kSucceeded if none did.
+  std::atomic<JobStatus> stopped_early_{JobStatus::kSucceeded};
   std::atomic<bool> failed_{false};
   std::exception_ptr error_;  // written once, by the chunk that sets failed_
 
@@ -139,7 +169,7 @@ class Executor {
 
   // Submits and waits: the job's own exception, CancelledError or DeadlineExceededError is
   // rethrown here. Safe to call from several threads at once.
-  void run(std::size_t chunks, std::function<void(std::size_t)> run_chunk, std::uint64_t cost = 0);
+  void run(std::size_t chunks, ChunkFunction run_chunk, std::uint64_t cost = 0);
 
   // Stops admission, lets admitted jobs finish for up to `grace`, cancels the rest, waits for
   // the chunks in flight and joins the workers. Idempotent.
@@ -149,8 +179,8 @@ class Executor {
 
  private:
   void worker_loop();
-  // Claims the next chunk of some active job, or retires a cancelled/expired job (returning it
-  // with no chunk to run). Caller holds mu_.
+  // Claims the next chunk of some active job (a chunk to run again first), or retires a
+  // cancelled/expired job (returning it with no chunk to run). Caller holds mu_.
   struct Claim {
     std::shared_ptr<Job> job;
     std::optional<std::size_t> chunk;  // none: the job was retired
@@ -158,12 +188,14 @@ class Executor {
   };
   Claim claim_locked(Clock::time_point now);
   void complete_chunks(const std::shared_ptr<Job>& job, std::size_t count);
+  void requeue_chunk(const std::shared_ptr<Job>& job, std::size_t chunk);
   void finish(const std::shared_ptr<Job>& job);
 
   mutable std::mutex mu_;
   std::condition_variable work_available_;
   std::condition_variable job_finished_;        // for shutdown's grace period
   std::vector<std::shared_ptr<Job>> runnable_;  // jobs with chunks not yet claimed
+  std::unordered_set<Job*> active_;             // admitted, not finished (for shutdown)
   std::size_t cursor_ = 0;                      // round-robin position in runnable_
   std::size_t active_jobs_ = 0;                 // admitted, not finished
   std::uint64_t queued_work_ = 0;               // cost of admitted, not finished
