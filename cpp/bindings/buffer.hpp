@@ -1,4 +1,4 @@
-// RAII view of a Python buffer of int64, checked for format, layout and writability.
+// RAII views of Python buffers: int64 arrays (format, layout, writability checked) and raw bytes.
 #pragma once
 
 #include <nanobind/nanobind.h>
@@ -7,6 +7,7 @@
 #include <cstring>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "errors.hpp"
 
@@ -46,6 +47,28 @@ class Int64Buffer {
     return std::strcmp(format, "q") == 0 || (sizeof(long) == 8 && std::strcmp(format, "l") == 0);
   }
 
+  Py_buffer view_{};
+};
+
+// Any C-contiguous buffer, read as bytes (a request body).
+class ByteBuffer {
+ public:
+  explicit ByteBuffer(nanobind::handle object) {
+    if (PyObject_GetBuffer(object.ptr(), &view_, PyBUF_C_CONTIGUOUS) != 0) {
+      PyErr_Clear();
+      throw InvalidInputError(std::string("body must be a bytes-like object (got ") +
+                              Py_TYPE(object.ptr())->tp_name + ")");
+    }
+  }
+  ~ByteBuffer() { PyBuffer_Release(&view_); }
+  ByteBuffer(const ByteBuffer&) = delete;
+  ByteBuffer& operator=(const ByteBuffer&) = delete;
+
+  [[nodiscard]] std::string_view view() const noexcept {
+    return {static_cast<const char*>(view_.buf), static_cast<std::size_t>(view_.len)};
+  }
+
+ private:
   Py_buffer view_{};
 };
 

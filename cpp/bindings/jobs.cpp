@@ -1,5 +1,5 @@
-// Bindings of native jobs for event loops: a CompletionQueue per loop and handles to submitted
-// jobs.
+// Bindings of native jobs for event loops: a CompletionQueue per loop and handles of the kernels'
+// jobs (process_numbers over a list or int64 buffers, sum_squares).
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/shared_ptr.h>
@@ -7,8 +7,6 @@
 #include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
-#include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -18,6 +16,7 @@
 #include "convert.hpp"
 #include "errors.hpp"
 #include "kernels/sum_squares.hpp"
+#include "native_job.hpp"
 #include "ops.hpp"
 #include "runtime/completion_queue.hpp"
 #include "runtime/process_executor.hpp"
@@ -30,17 +29,6 @@ namespace {
 using runtime::Clock;
 using runtime::CompletionQueue;
 using runtime::JobStatus;
-
-std::optional<Clock::time_point> deadline_after(std::optional<double> timeout_s) {
-  if (!timeout_s) return std::nullopt;
-  if (!std::isfinite(*timeout_s) || *timeout_s <= 0) {
-    throw InvalidInputError("timeout must be a positive number of seconds");
-  }
-  // Past ~100 years the deadline would overflow the clock; it also never matters.
-  const double capped = std::min(*timeout_s, 3.0e9);
-  return Clock::now() +
-         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(capped));
-}
 
 const char* status_name(JobStatus status) {
   switch (status) {
@@ -62,129 +50,103 @@ const char* status_name(JobStatus status) {
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-// A submitted job and everything its chunks read and write, kept alive until it finishes. If the
-// handle goes away first, the job is cancelled and waited for (at most about one chunk).
-class NativeJob {
- public:
-  enum class Kind { kList, kBuffer, kSumSquares };
-
-  explicit NativeJob(Kind kind) : kind_(kind) {}
-  NativeJob(const NativeJob&) = delete;
-  NativeJob& operator=(const NativeJob&) = delete;
-  ~NativeJob() {
-    if (job_ && !job_->finished()) {
-      job_->cancel();
-      nb::gil_scoped_release release;
-      job_->wait();
-    }
-  }
-
-  [[nodiscard]] std::uint64_t id() const { return job_->id(); }
-  [[nodiscard]] bool done() const { return job_->finished(); }
-  void cancel() const { job_->cancel(); }
-  [[nodiscard]] std::string status() const {
-    return job_->finished() ? status_name(job_->status()) : "pending";
-  }
-  [[nodiscard]] double queue_wait_s() const {
-    require_finished();
-    return seconds(job_->started_at() - job_->submitted_at());
-  }
-  [[nodiscard]] double run_s() const {
-    require_finished();
-    return seconds(job_->finished_at() - job_->started_at());
-  }
-
-  // The job's value, or its failure raised as a gilfree error. Call once finished.
-  nb::object result() {
-    require_finished();
-    try {
-      job_->rethrow_if_unsuccessful();
-    } catch (const InvalidInputError&) {
-      throw;
-    } catch (const CancelledError&) {
-      throw;
-    } catch (const DeadlineExceededError&) {
-      throw;
-    } catch (const std::bad_alloc&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw NativeJobError(std::string("native job failed: ") + e.what());
-    }
-    switch (kind_) {
-      case Kind::kList: {
-        nb::list out = list_from_int64s(values_);
-        std::vector<std::int64_t>().swap(values_);
-        return out;
-      }
-      case Kind::kBuffer:
-        return out_object_;
-      case Kind::kSumSquares:
-        return int_from_uint128(sum_);
-    }
-    return nb::none();
-  }
-
-  // Storage the job reads and writes; filled in before submission.
-  Kind kind_;
-  std::shared_ptr<runtime::Executor> executor_;  // the job's executor outlives the job
-  std::shared_ptr<runtime::Job> job_;
-  std::vector<std::int64_t> values_;
-  std::unique_ptr<Int64Buffer> in_view_;
-  std::unique_ptr<Int64Buffer> out_view_;
-  nb::object out_object_;
-  kernels::uint128 sum_ = 0;
-
- private:
-  void require_finished() const {
-    if (!job_->finished()) throw std::logic_error("the job has not finished");
-  }
-};
-
 std::unique_ptr<NativeJob> submit_process_numbers_list(std::shared_ptr<CompletionQueue> queue,
                                                        nb::list numbers, std::uint64_t iterations,
                                                        std::optional<double> timeout_s) {
-  auto handle = std::make_unique<NativeJob>(NativeJob::Kind::kList);
-  handle->values_ = int64s_from_list(numbers);
+  auto handle = std::make_unique<NativeJob>();
+  auto values = std::make_shared<std::vector<std::int64_t>>(int64s_from_list(numbers));
   const auto deadline = deadline_after(timeout_s);
-  handle->executor_ = runtime::process_executor();
-  handle->job_ = ops::submit_process_numbers(*handle->executor_, handle->values_, handle->values_,
-                                             iterations, deadline, std::move(queue));
+  handle->executor = runtime::process_executor();
+  handle->job = ops::submit_process_numbers(*handle->executor, *values, *values, iterations,
+                                            deadline, std::move(queue));
+  handle->keep = values;
+  handle->make_result = [values] {
+    nb::object out = list_from_int64s(*values);
+    std::vector<std::int64_t>().swap(*values);
+    return out;
+  };
   return handle;
 }
+
+struct BufferPair {
+  BufferPair(nb::handle in_object, nb::handle out_object)
+      : in(in_object, /*writable=*/false), out(out_object, /*writable=*/true) {}
+  Int64Buffer in;
+  Int64Buffer out;
+};
 
 std::unique_ptr<NativeJob> submit_process_numbers_buffer(std::shared_ptr<CompletionQueue> queue,
                                                          nb::handle numbers, nb::object out,
                                                          std::uint64_t iterations,
                                                          std::optional<double> timeout_s) {
-  auto handle = std::make_unique<NativeJob>(NativeJob::Kind::kBuffer);
-  handle->in_view_ = std::make_unique<Int64Buffer>(numbers, /*writable=*/false);
-  handle->out_view_ = std::make_unique<Int64Buffer>(out, /*writable=*/true);
-  if (handle->in_view_->span().size() != handle->out_view_->span().size()) {
+  auto handle = std::make_unique<NativeJob>();
+  auto buffers = std::make_shared<BufferPair>(numbers, out);
+  if (buffers->in.span().size() != buffers->out.span().size()) {
     throw InvalidInputError("output length differs from input length");
   }
-  handle->out_object_ = std::move(out);
   const auto deadline = deadline_after(timeout_s);
-  handle->executor_ = runtime::process_executor();
-  handle->job_ = ops::submit_process_numbers(*handle->executor_, handle->in_view_->span(),
-                                             handle->out_view_->span(), iterations, deadline,
-                                             std::move(queue));
+  handle->executor = runtime::process_executor();
+  handle->job =
+      ops::submit_process_numbers(*handle->executor, buffers->in.span(), buffers->out.span(),
+                                  iterations, deadline, std::move(queue));
+  handle->keep = buffers;
+  handle->make_result = [out] { return out; };
   return handle;
 }
 
 std::unique_ptr<NativeJob> submit_sum_squares(std::shared_ptr<CompletionQueue> queue,
                                               std::int64_t a, std::int64_t b,
                                               std::optional<double> timeout_s) {
-  auto handle = std::make_unique<NativeJob>(NativeJob::Kind::kSumSquares);
+  auto handle = std::make_unique<NativeJob>();
+  auto sum = std::make_shared<kernels::uint128>(0);
   const auto deadline = deadline_after(timeout_s);
-  handle->executor_ = runtime::process_executor();
-  handle->job_ =
-      ops::submit_sum_squares(*handle->executor_, a, b, &handle->sum_, deadline, std::move(queue));
+  handle->executor = runtime::process_executor();
+  handle->job =
+      ops::submit_sum_squares(*handle->executor, a, b, sum.get(), deadline, std::move(queue));
+  handle->keep = sum;
+  handle->make_result = [sum] { return nb::object(int_from_uint128(*sum)); };
   return handle;
 }
 
 }  // namespace
 
-void bind_jobs(nb::module_& m) {
+std::string NativeJob::status() const {
+  return job->finished() ? status_name(job->status()) : "pending";
+}
+
+double NativeJob::queue_wait_s() const {
+  require_finished();
+  return seconds(job->started_at() - job->submitted_at());
+}
+
+double NativeJob::run_s() const {
+  require_finished();
+  return seconds(job->finished_at() - job->started_at());
+}
+
+void NativeJob::require_finished() const {
+  if (!job->finished()) throw std::logic_error("the job has not finished");
+}
+
+nb::object NativeJob::result() {
+  require_finished();
+  try {
+    job->rethrow_if_unsuccessful();
+  } catch (const InvalidInputError&) {
+    throw;
+  } catch (const CancelledError&) {
+    throw;
+  } catch (const DeadlineExceededError&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw NativeJobError(std::string("native job failed: ") + e.what());
+  }
+  return make_result ? make_result() : nb::none();
+}
+
+void bind_native_job(nb::module_& m) {
   nb::class_<CompletionQueue>(m, "CompletionQueue",
                               "Finished native jobs for one event loop, signalled on a descriptor.")
       .def(nb::new_([] { return std::make_shared<CompletionQueue>(); }))
@@ -203,7 +165,10 @@ void bind_jobs(nb::module_& m) {
       .def("cancel", &NativeJob::cancel, "Drops the chunks not yet started.")
       .def("result", &NativeJob::result, nb::sig("def result(self) -> object"),
            "The job's value, or its failure as a gilfree error. Only once finished.");
+}
 
+void bind_jobs(nb::module_& m) {
+  bind_native_job(m);
   m.def("submit_process_numbers_list", &submit_process_numbers_list, nb::arg("queue"),
         nb::arg("numbers"), nb::arg("iterations"), nb::arg("timeout_s").none(),
         nb::sig("def submit_process_numbers_list(queue: CompletionQueue, numbers: list[int], "

@@ -11,6 +11,7 @@ namespace gilfree::bindings {
 void bind_kernels(nb::module_& m);
 void bind_runtime(nb::module_& m);
 void bind_jobs(nb::module_& m);
+void bind_wire(nb::module_& m);
 }  // namespace gilfree::bindings
 
 NB_MODULE(_core, m) {
@@ -56,4 +57,5 @@ NB_MODULE(_core, m) {
   gilfree::bindings::bind_kernels(m);
   gilfree::bindings::bind_runtime(m);
   gilfree::bindings::bind_jobs(m);
+  gilfree::bindings::bind_wire(m);
 }

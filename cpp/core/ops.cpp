@@ -127,3 +127,20 @@ std::shared_ptr<runtime::Job> submit_sum_squares(runtime::Executor& executor, st
 }
 
 }  // namespace gilfree::ops
+
+namespace gilfree::ops {
+
+std::shared_ptr<runtime::Job> submit_task(runtime::Executor& executor, std::function<void()> work,
+                                          std::uint64_t cost,
+                                          std::optional<runtime::Clock::time_point> deadline,
+                                          std::shared_ptr<runtime::CompletionSink> sink) {
+  runtime::JobSpec spec;
+  spec.chunks = 1;
+  spec.cost = cost;
+  spec.run_chunk = [work = std::move(work)](std::size_t, runtime::ChunkContext&) { work(); };
+  spec.deadline = deadline;
+  spec.sink = std::move(sink);
+  return executor.submit(std::move(spec));
+}
+
+}  // namespace gilfree::ops

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -43,5 +44,15 @@ std::shared_ptr<runtime::Job> submit_sum_squares(runtime::Executor& executor, st
                                                  std::int64_t b, kernels::uint128* out,
                                                  std::optional<runtime::Clock::time_point> deadline,
                                                  std::shared_ptr<runtime::CompletionSink> sink);
+
+}  // namespace gilfree::ops
+
+namespace gilfree::ops {
+
+// Runs `work` as a one-chunk job (for the wire codecs: parsing a body, writing a response).
+std::shared_ptr<runtime::Job> submit_task(runtime::Executor& executor, std::function<void()> work,
+                                          std::uint64_t cost,
+                                          std::optional<runtime::Clock::time_point> deadline,
+                                          std::shared_ptr<runtime::CompletionSink> sink);
 
 }  // namespace gilfree::ops

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gilfree import aio
+from gilfree import aio, wire
 from gilfree._api import (
     INT64_MAX,
     INT64_MIN,
@@ -39,4 +39,5 @@ __all__ = [
     "simd_level",
     "sum_squares",
     "threads",
+    "wire",
 ]

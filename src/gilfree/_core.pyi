@@ -101,3 +101,32 @@ def submit_process_numbers_buffer(queue: CompletionQueue, numbers: object, out: 
 
 def submit_sum_squares(queue: CompletionQueue, a: int, b: int, timeout_s: float | None) -> NativeJob:
     """Submits sum_squares; result() gives the exact int."""
+
+class ParsedNumbers:
+    """The numbers of a JSON request body, as the strict parser saw it."""
+
+    @property
+    def status(self) -> str:
+        """
+        'ok', 'not_canonical' (for the slow path) or 'too_many' (more than max_numbers).
+        """
+
+    @property
+    def count(self) -> int:
+        """How many numbers the body holds (all of them, even past max_numbers)."""
+
+    def values(self) -> memoryview:
+        """
+        The numbers (after processing, the results) as a memoryview of int64, without a copy.
+        """
+
+def submit_parse_numbers_json(queue: CompletionQueue, body: bytes, max_numbers: int, timeout_s: float | None) -> NativeJob:
+    """Parses a request body; result() gives a ParsedNumbers."""
+
+def submit_process_parsed(queue: CompletionQueue, parsed: ParsedNumbers, iterations: int, timeout_s: float | None) -> NativeJob:
+    """Runs process_numbers on parsed numbers, in place; result() gives None."""
+
+def submit_write_numbers_json(queue: CompletionQueue, values: object, timeout_s: float | None) -> NativeJob:
+    """
+    Writes the JSON response for parsed numbers or an int64 buffer; result() gives a memoryview of its bytes.
+    """

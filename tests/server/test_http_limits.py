@@ -178,14 +178,16 @@ def test_library_errors_map_to_statuses(
     status: int,
     retry_after: str | None,
 ) -> None:
-    async def failing(numbers: list[int], iterations: int = 1000, **_: Any) -> list[int]:
+    async def failing(numbers: Any, iterations: int = 1000, **_: Any) -> Any:
         raise error
 
-    monkeypatch.setattr(gilfree.aio, "process_numbers", failing)
-    response = make_client().post("/process-numbers", json={"numbers": [1]})
-    assert response.status_code == status
-    assert response.headers.get("retry-after") == retry_after
-    assert str(error) in response.json()["detail"]
+    monkeypatch.setattr(gilfree.wire, "process_parsed", failing)  # the native path
+    monkeypatch.setattr(gilfree.aio, "process_numbers", failing)  # the pydantic path
+    for numbers in ([1], ["1"]):
+        response = make_client().post("/process-numbers", json={"numbers": numbers})
+        assert response.status_code == status
+        assert response.headers.get("retry-after") == retry_after
+        assert str(error) in response.json()["detail"]
 
 
 def test_invalid_input_from_the_library_is_422_naming_the_element(
@@ -195,7 +197,8 @@ def test_invalid_input_from_the_library_is_422_naming_the_element(
         raise InvalidInput("element 1 is not acceptable", index=1)
 
     monkeypatch.setattr(gilfree.aio, "process_numbers", refusing)
-    response = make_client().post("/process-numbers", json={"numbers": [5, 6, 7]})
+    # A coerced value ("6") takes the pydantic path, whose errors name the element.
+    response = make_client().post("/process-numbers", json={"numbers": [5, "6", 7]})
     assert response.status_code == 422
     assert response.json() == {
         "detail": [

@@ -3,12 +3,10 @@
 # No `from __future__ import annotations` here: FastAPI reads the endpoint signatures at runtime and
 # they refer to limits that exist only inside build_router.
 
-import asyncio
 import json
-from collections.abc import Awaitable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
@@ -17,27 +15,29 @@ from starlette.responses import Response
 from gilfree import INT64_MAX, INT64_MIN, aio
 from gilfree.errors import InvalidInput
 from gilfree.server.metrics import RuntimeMetrics
+from gilfree.server.native_path import (
+    CLIENT_CLOSED_REQUEST,
+    OCTET_STREAM,
+    ClientDisconnected,
+    make_fast_path,
+    too_many_numbers,
+    too_much_work,
+    until_disconnected,
+)
 from gilfree.server.settings import Settings
 
 __all__ = [
-    "CLIENT_CLOSED_REQUEST",
     "DEFAULT_ITERATIONS",
     "INT64_FORMAT",
-    "ClientDisconnected",
     "ErrorDetail",
     "HealthResponse",
     "NumbersRequest",
     "NumbersResponse",
     "SumSquaresResponse",
     "build_router",
-    "until_disconnected",
 ]
 
 DEFAULT_ITERATIONS = 1000
-# Status for a request whose client went away before its answer (nginx's convention); nobody
-# reads it, but access logs and metrics do.
-CLIENT_CLOSED_REQUEST = 499
-T = TypeVar("T")
 
 INT64_FORMAT: dict[str, Any] = {"format": "int64"}
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX, json_schema_extra=INT64_FORMAT)]
@@ -73,34 +73,35 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+_NUMBERS_DESCRIPTION = """\
+The body is `{"numbers": [int, ...]}` as JSON, or the numbers themselves as little-endian int64
+(`application/octet-stream`, 8 bytes each). The answer is JSON, or the results as little-endian
+int64 when `Accept` asks for `application/octet-stream`.
+
+A JSON body in canonical form (integers only) is parsed, processed and written in C++; any other
+body is validated by the pydantic model, so what it accepts (`"12"`, `1.0`) and refuses (422) is
+FastAPI's own. An integer outside int64 is a 422 naming its index.
+"""
+_NUMBERS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "content": {
+            OCTET_STREAM: {
+                "schema": {"type": "string", "format": "binary"},
+                "example": "little-endian int64 values, 8 bytes each",
+            }
+        }
+    }
+}
+_NUMBERS_OK: dict[str, Any] = {
+    "description": "The processed numbers, in order.",
+    "content": {OCTET_STREAM: {"schema": {"type": "string", "format": "binary"}}},
+}
+
+
 def _json(content: dict[str, Any]) -> Response:
     # The kernels return plain ints, so FastAPI's jsonable_encoder walk would only cost time.
     body = json.dumps(content, separators=(",", ":")).encode()
     return Response(body, media_type="application/json")
-
-
-class ClientDisconnected(Exception):  # noqa: N818 - an event, not an error of ours
-    """The client closed the connection before its answer was ready."""
-
-
-async def _disconnected(request: Request) -> None:
-    # The body has been read, so the next ASGI message can only be the disconnect.
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-
-
-async def until_disconnected(request: Request, work: Awaitable[T]) -> T:
-    """Awaits ``work``, cancelling it (and so its native job) if the client goes away first."""
-    job = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(request))
-    try:
-        await asyncio.wait((job, watcher), return_when=asyncio.FIRST_COMPLETED)
-        if job.done():
-            return job.result()
-        raise ClientDisconnected
-    finally:
-        watcher.cancel()
-        job.cancel()
 
 
 def build_router(settings: Settings, metrics: RuntimeMetrics) -> APIRouter:
@@ -124,19 +125,14 @@ def build_router(settings: Settings, metrics: RuntimeMetrics) -> APIRouter:
             Header(gt=0, description="Seconds; shortens the request's deadline, never extends it."),
         ] = None,
     ) -> Response:
+        # Reached for bodies the native path leaves to pydantic (coerced values such as "12"
+        # or 1.0), and for invalid ones, which FastAPI answers with 422 before this runs.
         numbers = body.numbers
         count = len(numbers)
         if count > settings.max_numbers:
-            raise HTTPException(
-                413, f"{count} numbers is more than max_numbers={settings.max_numbers}"
-            )
-        work = count * iterations
-        if work > settings.max_work:
-            raise HTTPException(
-                413,
-                f"{count} numbers x {iterations} iterations = {work} units of work is more than"
-                f" max_work={settings.max_work}",
-            )
+            raise too_many_numbers(count, settings)
+        if count * iterations > settings.max_work:
+            raise too_much_work(count, iterations, settings)
         timeout_s = settings.request_timeout_s
         if x_request_timeout is not None:
             timeout_s = min(timeout_s, x_request_timeout)
@@ -157,15 +153,19 @@ def build_router(settings: Settings, metrics: RuntimeMetrics) -> APIRouter:
         total = await aio.sum_squares(a, b, timeout=settings.request_timeout_s)
         return _json({"a": a, "b": b, "sum_of_squares": total})
 
+    numbers_route = make_fast_path(settings, default_iterations)
     for path, deprecated in (("/process-numbers", False), ("/process-numbers-rust", True)):
         router.add_api_route(
             path,
             process_numbers,
             methods=["POST"],
             response_model=NumbersResponse,
-            responses=_ERRORS,
+            responses={**_ERRORS, 200: _NUMBERS_OK},
             deprecated=deprecated,
             summary="Run the process_numbers kernel over a list of int64",
+            description=_NUMBERS_DESCRIPTION,
+            openapi_extra=_NUMBERS_BODY,
+            route_class_override=numbers_route,
         )
     for path, deprecated in (("/sum-squares", False), ("/sum-squares-rust", True)):
         router.add_api_route(

@@ -1,0 +1,202 @@
+// The canonical-form parser and the response writer of the numbers wire format.
+#include "wire/numbers_json.hpp"
+
+#include <cstring>
+
+namespace gilfree::wire {
+namespace {
+
+class Cursor {
+ public:
+  explicit Cursor(std::string_view text) : p_(text.data()), end_(text.data() + text.size()) {}
+
+  void skip_whitespace() noexcept {
+    while (p_ != end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
+  }
+  [[nodiscard]] bool at_end() const noexcept { return p_ == end_; }
+  [[nodiscard]] char peek() const noexcept { return p_ != end_ ? *p_ : '\0'; }
+  bool consume(char c) noexcept {
+    if (p_ != end_ && *p_ == c) {
+      ++p_;
+      return true;
+    }
+    return false;
+  }
+  bool consume_word(std::string_view word) noexcept {
+    if (static_cast<std::size_t>(end_ - p_) >= word.size() &&
+        std::memcmp(p_, word.data(), word.size()) == 0) {
+      p_ += word.size();
+      return true;
+    }
+    return false;
+  }
+
+  // A string with no escapes and no control or non-ASCII bytes; false if it is anything else.
+  bool plain_string(std::string_view& out) noexcept {
+    if (!consume('"')) return false;
+    const char* start = p_;
+    while (p_ != end_) {
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        out = std::string_view(start, static_cast<std::size_t>(p_ - start));
+        ++p_;
+        return true;
+      }
+      if (c == '\\' || c < 0x20 || c >= 0x80) return false;
+      ++p_;
+    }
+    return false;
+  }
+
+  // A JSON integer within int64; false for anything else (a fraction or exponent, leading zeros,
+  // out of range, not a number).
+  bool integer(std::int64_t& out) noexcept {
+    const bool negative = consume('-');
+    if (p_ == end_ || *p_ < '0' || *p_ > '9') return false;
+    std::uint64_t magnitude = 0;
+    if (*p_ == '0') {
+      ++p_;
+    } else {
+      // 19 digits always fit in uint64; check the limit only past that.
+      int digits = 0;
+      while (p_ != end_ && *p_ >= '0' && *p_ <= '9') {
+        const auto d = static_cast<std::uint64_t>(*p_ - '0');
+        if (++digits > 19 || magnitude > (~std::uint64_t{0} - d) / 10) return false;
+        magnitude = magnitude * 10 + d;
+        ++p_;
+      }
+    }
+    if (p_ != end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E' || (*p_ >= '0' && *p_ <= '9'))) {
+      return false;  // a float, or a leading zero followed by digits (invalid JSON)
+    }
+    constexpr std::uint64_t kMaxMagnitude = std::uint64_t{1} << 63;  // |INT64_MIN|
+    if (negative) {
+      if (magnitude > kMaxMagnitude) return false;
+      out = static_cast<std::int64_t>(0U - magnitude);  // C++20: two's complement
+    } else {
+      if (magnitude >= kMaxMagnitude) return false;
+      out = static_cast<std::int64_t>(magnitude);
+    }
+    return true;
+  }
+
+  // A value under a key other than "numbers": only the simple scalars are taken.
+  bool skippable_value() noexcept {
+    std::int64_t ignored_number = 0;
+    std::string_view ignored_text;
+    switch (peek()) {
+      case '"':
+        return plain_string(ignored_text);
+      case 't':
+        return consume_word("true");
+      case 'f':
+        return consume_word("false");
+      case 'n':
+        return consume_word("null");
+      default:
+        return integer(ignored_number);
+    }
+  }
+
+ private:
+  const char* p_;
+  const char* end_;
+};
+
+ParsedNumbers not_canonical() { return ParsedNumbers{}; }
+
+}  // namespace
+
+ParsedNumbers parse_numbers_request(std::string_view body, std::size_t max_numbers) {
+  Cursor in(body);
+  ParsedNumbers result;
+  bool found = false;
+  in.skip_whitespace();
+  if (!in.consume('{')) return not_canonical();
+  in.skip_whitespace();
+  if (!in.consume('}')) {
+    for (;;) {
+      std::string_view key;
+      if (!in.plain_string(key)) return not_canonical();
+      in.skip_whitespace();
+      if (!in.consume(':')) return not_canonical();
+      in.skip_whitespace();
+      if (key == "numbers") {
+        if (!in.consume('[')) return not_canonical();
+        found = true;
+        result.numbers.clear();  // a repeated key: the last one wins
+        result.count = 0;
+        in.skip_whitespace();
+        if (!in.consume(']')) {
+          for (;;) {
+            std::int64_t value = 0;
+            if (!in.integer(value)) return not_canonical();
+            // Past the limit the values are only counted: the answer (413) names the count, and
+            // a body that turns out malformed further on still goes to the slow path, which
+            // validates before it counts.
+            if (++result.count <= max_numbers) {
+              result.numbers.push_back(value);
+            } else if (!result.numbers.empty()) {
+              std::vector<std::int64_t>().swap(result.numbers);
+            }
+            in.skip_whitespace();
+            if (in.consume(']')) break;
+            if (!in.consume(',')) return not_canonical();
+            in.skip_whitespace();
+          }
+        }
+      } else if (!in.skippable_value()) {
+        return not_canonical();
+      }
+      in.skip_whitespace();
+      if (in.consume('}')) break;
+      if (!in.consume(',')) return not_canonical();
+      in.skip_whitespace();
+    }
+  }
+  in.skip_whitespace();
+  if (!in.at_end() || !found) return not_canonical();
+  result.status = result.count > max_numbers ? ParseStatus::kTooMany : ParseStatus::kOk;
+  return result;
+}
+
+std::size_t format_int64(std::int64_t value, char* out) noexcept {
+  char digits[20];
+  std::size_t n = 0;
+  std::uint64_t magnitude =
+      value < 0 ? 0U - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
+  do {
+    digits[n++] = static_cast<char>('0' + magnitude % 10);
+    magnitude /= 10;
+  } while (magnitude != 0);
+  std::size_t length = 0;
+  if (value < 0) out[length++] = '-';
+  while (n > 0) out[length++] = digits[--n];
+  return length;
+}
+
+std::string write_numbers_response(std::size_t original_count,
+                                   std::span<const std::int64_t> values) {
+  static constexpr std::string_view kHead = "{\"original_count\":";
+  static constexpr std::string_view kMiddle = ",\"processed_result\":[";
+  static constexpr std::string_view kTail = "]}";
+  std::string out;
+  // At most 20 characters and a comma per value.
+  out.resize(kHead.size() + 20 + kMiddle.size() + values.size() * 21 + kTail.size());
+  char* p = out.data();
+  std::memcpy(p, kHead.data(), kHead.size());
+  p += kHead.size();
+  p += format_int64(static_cast<std::int64_t>(original_count), p);
+  std::memcpy(p, kMiddle.data(), kMiddle.size());
+  p += kMiddle.size();
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i != 0) *p++ = ',';
+    p += format_int64(values[i], p);
+  }
+  std::memcpy(p, kTail.data(), kTail.size());
+  p += kTail.size();
+  out.resize(static_cast<std::size_t>(p - out.data()));
+  return out;
+}
+
+}  // namespace gilfree::wire

@@ -1,0 +1,43 @@
+// The JSON wire format of POST /process-numbers: a strict parser of the canonical request and a
+// writer of the response. Anything the parser does not take as canonical goes to the slow path
+// (pydantic), so acceptance and errors stay exactly FastAPI's.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gilfree::wire {
+
+enum class ParseStatus : std::uint8_t {
+  kOk,            // canonical: `numbers` holds the values
+  kNotCanonical,  // let the slow path decide (it may accept with coercion, or answer 422)
+  kTooMany,       // canonical, but more than max_numbers values (only counted past it): 413
+};
+
+struct ParsedNumbers {
+  ParseStatus status = ParseStatus::kNotCanonical;
+  std::vector<std::int64_t> numbers;
+  std::size_t count = 0;  // values in the body
+};
+
+// The canonical request: ASCII only; an object whose keys are plain strings (no escapes); the key
+// "numbers" bound to an array of JSON integers (-?(0|[1-9][0-9]*)) within int64; other keys bound
+// to an integer, true, false, null or a plain string (skipped, as pydantic ignores them); JSON
+// whitespace anywhere between tokens. A repeated "numbers" resolves as Python's json does: the
+// last one wins. Everything else (floats, strings, escapes, nesting, non-ASCII, an integer beyond
+// int64, malformed JSON, a missing "numbers") is kNotCanonical.
+[[nodiscard]] ParsedNumbers parse_numbers_request(std::string_view body, std::size_t max_numbers);
+
+// {"original_count":N,"processed_result":[...]} with no spaces, as json.dumps(obj,
+// separators=(",", ":")) writes it.
+[[nodiscard]] std::string write_numbers_response(std::size_t original_count,
+                                                 std::span<const std::int64_t> values);
+
+// Decimal text of `value` into `out` (at least 20 bytes); returns the length.
+std::size_t format_int64(std::int64_t value, char* out) noexcept;
+
+}  // namespace gilfree::wire

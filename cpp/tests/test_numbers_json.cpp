@@ -1,0 +1,136 @@
+// Wire format tests: what the strict parser takes as canonical, what it leaves to the slow path,
+// and the writer's exact output.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "wire/numbers_json.hpp"
+
+namespace {
+
+using gilfree::wire::parse_numbers_request;
+using gilfree::wire::ParseStatus;
+using gilfree::wire::write_numbers_response;
+
+constexpr std::size_t kNoLimit = std::numeric_limits<std::size_t>::max();
+
+std::vector<std::int64_t> ok(const std::string& body) {
+  const auto parsed = parse_numbers_request(body, kNoLimit);
+  EXPECT_EQ(parsed.status, ParseStatus::kOk) << body;
+  EXPECT_EQ(parsed.count, parsed.numbers.size());
+  return parsed.numbers;
+}
+
+bool canonical(const std::string& body) {
+  return parse_numbers_request(body, kNoLimit).status == ParseStatus::kOk;
+}
+
+TEST(ParseNumbers, CanonicalForms) {
+  EXPECT_EQ(ok(R"({"numbers":[1,2,3]})"), (std::vector<std::int64_t>{1, 2, 3}));
+  EXPECT_EQ(ok(R"({"numbers": []})"), std::vector<std::int64_t>{});
+  EXPECT_EQ(ok(" \t\r\n{ \"numbers\" : [ -1 , 0 ,\n7 ] } \n"),
+            (std::vector<std::int64_t>{-1, 0, 7}));
+  EXPECT_EQ(ok(R"({"numbers":[-0]})"), std::vector<std::int64_t>{0});
+  EXPECT_EQ(ok(R"({"numbers":[9223372036854775807,-9223372036854775808]})"),
+            (std::vector<std::int64_t>{std::numeric_limits<std::int64_t>::max(),
+                                       std::numeric_limits<std::int64_t>::min()}));
+}
+
+TEST(ParseNumbers, OtherKeysAreSkippedWhenSimple) {
+  EXPECT_EQ(ok(R"({"a":1,"numbers":[5],"b":"x","c":true,"d":false,"e":null,"f":-3})"),
+            std::vector<std::int64_t>{5});
+  EXPECT_FALSE(canonical(R"({"a":{"b":1},"numbers":[5]})"));
+  EXPECT_FALSE(canonical(R"({"a":[1],"numbers":[5]})"));
+  EXPECT_FALSE(canonical(R"({"a":1.5,"numbers":[5]})"));
+  EXPECT_FALSE(canonical(R"({"a":"\n","numbers":[5]})"));
+}
+
+TEST(ParseNumbers, RepeatedKeyLastWins) {
+  EXPECT_EQ(ok(R"({"numbers":[1,2],"numbers":[3]})"), std::vector<std::int64_t>{3});
+  EXPECT_FALSE(canonical(R"({"numbers":[1],"numbers":"x"})"));
+}
+
+TEST(ParseNumbers, LeftToTheSlowPath) {
+  for (const char* body : {
+           "",
+           " ",
+           "[]",
+           "[1,2]",
+           "null",
+           "{}",
+           R"({"numbers":null})",
+           R"({"numbers":[1.0]})",
+           R"({"numbers":[1e3]})",
+           R"({"numbers":[1E3]})",
+           R"({"numbers":["12"]})",
+           R"({"numbers":[[1]]})",
+           R"({"numbers":[true]})",
+           R"({"numbers":[01]})",
+           R"({"numbers":[+1]})",
+           R"({"numbers":[-]})",
+           R"({"numbers":[1,]})",
+           R"({"numbers":[,1]})",
+           R"({"numbers":[1 2]})",
+           R"({"numbers":[NaN]})",
+           R"({"numbers":[Infinity]})",
+           R"({"numbers":[9223372036854775808]})",
+           R"({"numbers":[-9223372036854775809]})",
+           R"({"numbers":[99999999999999999999999]})",
+           R"({"numbers":[1]})"
+           "x",
+           R"({"numbers":[1]}{})",
+           R"({"numbers":[1])",
+           R"({"numbers":[1)",
+           R"({"numb\u0065rs":[1]})",
+           "{\"numbers\":[1]}\xef\xbb\xbf",
+           "\xef\xbb\xbf{\"numbers\":[1]}",
+           "{\"n\xc3\xa9\":1,\"numbers\":[1]}",
+           R"({'numbers':[1]})",
+           R"({numbers:[1]})",
+           R"({"numbers" [1]})",
+           "{\"numbers\":[1]\x0b}",
+       }) {
+    EXPECT_FALSE(canonical(body)) << body;
+  }
+}
+
+TEST(ParseNumbers, TooManyCountsAllWithoutKeepingThem) {
+  const auto parsed = parse_numbers_request(R"({"numbers":[1,2,3,4,5]})", 3);
+  EXPECT_EQ(parsed.status, ParseStatus::kTooMany);
+  EXPECT_EQ(parsed.count, 5U);
+  EXPECT_TRUE(parsed.numbers.empty());
+  // The last "numbers" decides, as for any repeated key.
+  EXPECT_EQ(parse_numbers_request(R"({"numbers":[1,2,3,4],"numbers":[1]})", 3).status,
+            ParseStatus::kOk);
+  EXPECT_EQ(parse_numbers_request(R"({"numbers":[1,2,3]})", 3).status, ParseStatus::kOk);
+  // Malformed anywhere, before or past the limit: the slow path answers.
+  EXPECT_EQ(parse_numbers_request(R"({"numbers":[1,x,3,4]})", 3).status,
+            ParseStatus::kNotCanonical);
+  EXPECT_EQ(parse_numbers_request(R"({"numbers":[1,2,3,4,1.5]})", 3).status,
+            ParseStatus::kNotCanonical);
+}
+
+TEST(WriteNumbers, ExactJson) {
+  EXPECT_EQ(write_numbers_response(0, {}), R"({"original_count":0,"processed_result":[]})");
+  const std::vector<std::int64_t> values{0, -1, 42, std::numeric_limits<std::int64_t>::min(),
+                                         std::numeric_limits<std::int64_t>::max()};
+  EXPECT_EQ(write_numbers_response(values.size(), values),
+            R"({"original_count":5,"processed_result":[0,-1,42,-9223372036854775808,)"
+            R"(9223372036854775807]})");
+}
+
+TEST(WriteNumbers, RoundTripsThroughTheParser) {
+  std::mt19937_64 rng(5);
+  std::vector<std::int64_t> values(10'000);
+  for (auto& v : values) v = static_cast<std::int64_t>(rng());
+  const std::string text = write_numbers_response(values.size(), values);
+  // The response is itself canonical apart from the key: rename it and parse it back.
+  const std::string body = "{\"numbers\"" + text.substr(text.find(":["));
+  EXPECT_EQ(ok(body), values);
+}
+
+}  // namespace
