@@ -12,6 +12,7 @@ void bind_kernels(nb::module_& m);
 void bind_runtime(nb::module_& m);
 void bind_jobs(nb::module_& m);
 void bind_wire(nb::module_& m);
+void bind_arrow(nb::module_& m);
 }  // namespace gilfree::bindings
 
 NB_MODULE(_core, m) {
@@ -58,4 +59,5 @@ NB_MODULE(_core, m) {
   gilfree::bindings::bind_runtime(m);
   gilfree::bindings::bind_jobs(m);
   gilfree::bindings::bind_wire(m);
+  gilfree::bindings::bind_arrow(m);
 }

@@ -135,14 +135,17 @@ def process_numbers(numbers: Any, iterations: int = 1000) -> Any:
     """Applies ``iterations`` steps of the contract's recurrence to every number.
 
     A list (or other sequence of ints) gives a list. A C-contiguous one-dimensional int64 buffer
-    (numpy array, ``array('q')``, memoryview) is read without copying and gives a numpy int64
-    array when numpy is installed, else an ``array('q')``. Raises ``InvalidInput`` (with the
+    (numpy array, ``array('q')``, memoryview) or an Arrow int64 array without nulls (anything
+    with ``__arrow_c_array__``: pyarrow, polars, ...) is read without copying and gives a numpy
+    int64 array when numpy is installed, else an ``array('q')``; both hand their memory on
+    without a copy (buffer protocol, and DLPack for numpy). Raises ``InvalidInput`` (with the
     element's ``index``) for a non-integer or an integer outside int64.
     """
     iterations = _check_iterations(iterations)
     as_list = numbers if isinstance(numbers, list) else _numbers_as_list(numbers)
     if as_list is not None:
         return _core.process_numbers_list(as_list, iterations)
+    numbers = _as_buffer(numbers)
     with memoryview(numbers) as view:
         out = _new_int64_array(view.nbytes // 8 if view.itemsize == 8 else 0)
     _core.process_numbers_buffer(numbers, out, iterations)
@@ -153,6 +156,8 @@ def _numbers_as_list(numbers: object) -> list[int] | None:
     """``numbers`` as a list when it is a sequence of ints, None when it exports a buffer."""
     if isinstance(numbers, list):
         return numbers
+    if hasattr(numbers, "__arrow_c_array__"):
+        return None
     if isinstance(numbers, (bytes, bytearray, str)):
         raise InvalidInput(
             f"numbers must be a sequence of ints or an int64 buffer, got {type(numbers).__name__}"
@@ -169,6 +174,14 @@ def _numbers_as_list(numbers: object) -> list[int] | None:
         raise InvalidInput(
             f"numbers must be a sequence of ints or an int64 buffer, got {type(numbers).__name__}"
         ) from None
+
+
+def _as_buffer(numbers: Any) -> Any:
+    """A buffer of ``numbers``: Arrow arrays (pyarrow, polars, ... through the Arrow PyCapsule
+    interface) become a memoryview of their own values; buffers stay as they are."""
+    if hasattr(numbers, "__arrow_c_array__") and not hasattr(numbers, "__buffer__"):
+        return _core.arrow_int64_values(numbers)
+    return numbers
 
 
 def _check_int64(name: str, value: object) -> int:

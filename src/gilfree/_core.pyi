@@ -130,3 +130,8 @@ def submit_write_numbers_json(queue: CompletionQueue, values: object, timeout_s:
     """
     Writes the JSON response for parsed numbers or an int64 buffer; result() gives a memoryview of its bytes.
     """
+
+def arrow_int64_values(array: object) -> memoryview:
+    """
+    The values of an object exposing __arrow_c_array__ (int64, no nulls) as a memoryview, without a copy.
+    """

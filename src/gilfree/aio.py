@@ -19,7 +19,13 @@ from collections.abc import Callable
 from typing import Any, Final, overload
 
 from gilfree import _core
-from gilfree._api import _check_int64, _check_iterations, _new_int64_array, _numbers_as_list
+from gilfree._api import (
+    _as_buffer,
+    _check_int64,
+    _check_iterations,
+    _new_int64_array,
+    _numbers_as_list,
+)
 from gilfree.errors import InvalidInput
 
 __all__ = [
@@ -141,6 +147,7 @@ async def process_numbers(
     if as_list is not None:
         job = _core.submit_process_numbers_list(bridge.queue, as_list, iterations, timeout)
     else:
+        numbers = _as_buffer(numbers)
         with memoryview(numbers) as view:
             out = _new_int64_array(view.nbytes // 8 if view.itemsize == 8 else 0)
         job = _core.submit_process_numbers_buffer(bridge.queue, numbers, out, iterations, timeout)
