@@ -11,6 +11,12 @@ CPP_SOURCES := $(shell find cpp -type f \( -name '*.cpp' -o -name '*.hpp' \))
 BUILD_INPUTS := pyproject.toml CMakeLists.txt $(CPP_SOURCES)
 RUNTIME_STAMP := $(VENV)/.gilfree-runtime
 TEST_STAMP := $(VENV)/.gilfree-test
+BENCH_STAMP := $(VENV)/.gilfree-bench
+RUST_PEER_STAMP := $(VENV)/.gilfree-rust-peer
+RUST_PEER_DIR := bench/peers/rust_peer
+RUST_PEER_SOURCES := $(wildcard $(RUST_PEER_DIR)/src/*.rs) $(addprefix $(RUST_PEER_DIR)/,Cargo.toml Cargo.lock build.rs pyproject.toml)
+BENCH_ARGS ?=
+PY_PATHS := src tests bench
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
 .PHONY: help
@@ -30,6 +36,17 @@ $(RUNTIME_STAMP): $(BIN)/python $(BUILD_INPUTS)
 
 $(TEST_STAMP): $(RUNTIME_STAMP)
 	$(PIP) install --no-build-isolation -e '.[test]'
+	@touch $@
+
+$(BENCH_STAMP): $(RUNTIME_STAMP)
+	$(PIP) install --no-build-isolation -e '.[test,bench]'
+	@touch $@
+
+# Only the benchmarks need Rust (cargo, crates from crates.io): make test and CI never build this.
+$(RUST_PEER_STAMP): $(BENCH_STAMP) $(RUST_PEER_SOURCES)
+	@command -v cargo >/dev/null || { echo "the Rust peer needs cargo: install Rust (rustup)" >&2; exit 2; }
+	cd $(RUST_PEER_DIR) && VIRTUAL_ENV=$(abspath $(VENV)) CARGO_TARGET_DIR=$(abspath build/rust_peer) \
+		$(abspath $(BIN))/maturin develop --release --quiet
 	@touch $@
 
 .PHONY: install
@@ -60,22 +77,97 @@ test-tsan: ## Run the C++ tests under ThreadSanitizer
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 		ctest --test-dir build/tsan --output-on-failure -j $(JOBS)
 
+# The extension built with ASan and UBSan, in a venv of its own, running the Python tests. Python
+# itself is not instrumented, so the sanitizer runtimes are preloaded; leaks are not checked
+# (CPython keeps its objects to the end by design).
+ASAN_VENV := .venv-asan
+ASAN_STAMP := $(ASAN_VENV)/.gilfree-asan
+ASAN_PRELOAD = $(shell $(CXX) -print-file-name=libasan.so):$(shell $(CXX) -print-file-name=libubsan.so)
+$(ASAN_STAMP): $(BUILD_INPUTS)
+	[ -x $(ASAN_VENV)/bin/python ] || $(PYTHON) -m venv $(ASAN_VENV)
+	$(ASAN_VENV)/bin/python -m pip --disable-pip-version-check -q install 'scikit-build-core>=0.10' 'nanobind>=2.4'
+	$(ASAN_VENV)/bin/python -m pip --disable-pip-version-check -q install --no-build-isolation \
+		-Cbuild-dir=build/asan-{wheel_tag} -Ccmake.build-type=RelWithDebInfo \
+		-Ccmake.define.GILFREE_SANITIZE=address,undefined -e '.[test]'
+	@touch $@
+
+.PHONY: test-asan
+test-asan: $(ASAN_STAMP) ## Run the Python tests on an ASan + UBSan build of the extension
+	GILFREE_EXPECT_BUILD_TYPE=RelWithDebInfo LD_PRELOAD=$(ASAN_PRELOAD) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz: ## Fuzz the wire parser with libFuzzer, ASan and UBSan for FUZZ_SECONDS (default 60)
+	@command -v clang++ >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev >/dev/null; } || \
+		{ echo "make fuzz needs clang and libFuzzer: apt-get install clang libclang-rt-14-dev" >&2; exit 2; }
+	cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DGILFREE_BUILD_TESTS=OFF -DGILFREE_BUILD_FUZZ=ON >/dev/null
+	cmake --build build/fuzz --target fuzz_numbers_json -j $(JOBS)
+	@mkdir -p build/fuzz/corpus
+	build/fuzz/fuzz_numbers_json -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 build/fuzz/corpus cpp/fuzz/seeds
+
 .PHONY: test-py
 test-py: $(TEST_STAMP) ## Run the Python tests (unit, property, HTTP, end to end)
 	$(BIN)/python -m pytest
 
 .PHONY: lint
 lint: $(TEST_STAMP) ## ruff, mypy --strict, clang-format check
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check $(PY_PATHS)
+	$(BIN)/ruff format --check $(PY_PATHS)
 	$(BIN)/mypy --strict src/gilfree
 	$(BIN)/clang-format --dry-run --Werror $(CPP_SOURCES)
 
 .PHONY: format
 format: $(TEST_STAMP) ## Format Python and C++ sources in place
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format $(PY_PATHS)
+	$(BIN)/ruff check --fix $(PY_PATHS)
 	$(BIN)/clang-format -i $(CPP_SOURCES)
+
+.PHONY: wrk
+wrk: ## Install wrk (the HTTP load generator) if missing (apt-get, as root)
+	@command -v wrk >/dev/null && exit 0; \
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)) >/dev/null; fi; \
+	command -v wrk >/dev/null || { echo "wrk is not installed: on Debian/Ubuntu run 'sudo apt-get install -y wrk'" >&2; exit 2; }
+
+.PHONY: bench
+bench: ## Every benchmark, then BENCHMARKS.md and its plots (~10 min; BENCH_ARGS=--quick for short)
+	$(MAKE) bench-kernels
+	$(MAKE) bench-runtime
+	$(MAKE) bench-wire
+	$(MAKE) bench-report
+
+.PHONY: bench-peers
+bench-peers: $(RUST_PEER_STAMP) ## Build the benchmark peers (the Rust/PyO3 one needs cargo)
+
+.PHONY: bench-kernels
+bench-kernels: $(RUST_PEER_STAMP) ## Kernel speed per step vs Python, NumPy, Numba, Rust/PyO3
+	$(BIN)/python -m bench.kernel_bench $(BENCH_ARGS)
+
+.PHONY: bench-runtime
+bench-runtime: $(BENCH_STAMP) wrk ## /healthz under load, small-behind-huge, cancellation, await cost
+	$(BIN)/python -m bench.runtime_bench $(BENCH_ARGS)
+
+.PHONY: bench-wire
+bench-wire: $(BENCH_STAMP) ## JSON and octet-stream round trips vs the original FastAPI style
+	$(BIN)/python -m bench.wire_bench $(BENCH_ARGS)
+
+.PHONY: bench-report
+bench-report: $(BENCH_STAMP) ## Assemble BENCHMARKS.md from bench/out (PNGs copied to bench/results)
+	$(BIN)/python -m bench.report
+
+.PHONY: bench-cpp
+bench-cpp: ## C++ microbenchmarks of the kernels and the executor (Google Benchmark)
+	@[ -f /usr/include/benchmark/benchmark.h ] || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		apt-get install -y -qq libbenchmark-dev >/dev/null; } || { echo "install libbenchmark-dev" >&2; exit 2; }
+	cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DGILFREE_BUILD_TESTS=OFF \
+		-DGILFREE_BUILD_BENCH=ON >/dev/null
+	cmake --build build/bench --target gilfree_bench -j $(JOBS)
+	@mkdir -p bench/out
+	build/bench/gilfree_bench --benchmark_out=bench/out/kernels_cpp.json --benchmark_out_format=json
 
 .PHONY: stubs
 stubs: $(RUNTIME_STAMP) ## Regenerate src/gilfree/_core.pyi from the built module
@@ -83,4 +175,4 @@ stubs: $(RUNTIME_STAMP) ## Regenerate src/gilfree/_core.pyi from the built modul
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtual environment
-	rm -rf build $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf build $(VENV) $(ASAN_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
