@@ -1,0 +1,1 @@
+"""gilfree's benchmark harness and its peers: the other ways a user could do the same work."""

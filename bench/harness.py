@@ -1,0 +1,361 @@
+"""Processes, servers, CPU sampling, wrk runs and timed requests for the HTTP benchmarks.
+
+Everything here talks to 127.0.0.1 only. Every subprocess starts in its own process group and is
+registered with a :class:`Children`, whose ``stop_all`` (called from a ``finally``) ends them all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = [
+    "LOOPBACK",
+    "REPO_ROOT",
+    "Children",
+    "Server",
+    "ServiceSpec",
+    "WrkSummary",
+    "cpu_rate",
+    "free_port",
+    "machine_cpu_seconds",
+    "open_request",
+    "parse_wrk_summary",
+    "progress",
+    "running_threads",
+    "timed_request",
+    "wait_for_cpu",
+    "wait_for_threads",
+    "wrk_command",
+    "wrk_path",
+]
+
+LOOPBACK = "127.0.0.1"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WRK_SCRIPT = Path(__file__).resolve().parent / "wrk.lua"
+_SUMMARY_MARK = "BENCH_SUMMARY "
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_STARTED = time.monotonic()
+
+
+def progress(message: str, stream: TextIO = sys.stderr) -> None:
+    """One line of progress on stderr, stamped with the seconds since the benchmark started."""
+    print(f"[{time.monotonic() - _STARTED:6.1f}s] {message}", file=stream, flush=True)
+
+
+def free_port() -> int:
+    """A TCP port on the loopback that nothing listens on now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wrk_path() -> str | None:
+    return shutil.which("wrk")
+
+
+class Children:
+    """The subprocesses of one benchmark run, each the leader of its own process group."""
+
+    def __init__(self) -> None:
+        self._running: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        self,
+        argv: Sequence[str],
+        *,
+        log: Path,
+        env: dict[str, str] | None = None,
+        stdout: int | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """Starts ``argv`` in a new session; stderr (and stdout unless given) append to ``log``."""
+        with log.open("ab") as sink:
+            sink.write(f"$ {' '.join(argv)}\n".encode())
+            sink.flush()
+            process = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=sink if stdout is None else stdout,
+                stderr=sink,
+                env=env,
+                cwd=REPO_ROOT,
+                start_new_session=True,
+            )
+        self._running.append(process)
+        return process
+
+    def stop(self, process: subprocess.Popen[bytes], *, grace_s: float = 0.0) -> None:
+        """SIGTERM to the group and ``grace_s`` to exit (none: SIGKILL at once), then SIGKILL.
+
+        The group is signalled only while its leader lives: once the leader is reaped its id
+        may be reused, and none of these programs leaves children behind.
+        """
+        if process.poll() is None and grace_s > 0:
+            _signal_group(process, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=grace_s)
+        if process.poll() is None:
+            _signal_group(process, signal.SIGKILL)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                progress(f"warning: process {process.pid} did not exit after SIGKILL")
+        if process in self._running:
+            self._running.remove(process)
+
+    def stop_all(self) -> None:
+        for process in list(self._running):
+            self.stop(process)
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service under test: a name, a description for the report, and its command line."""
+
+    key: str
+    label: str
+    description: str
+    command: Callable[[int], list[str]]  # port -> argv
+
+
+@dataclass
+class Server:
+    """A running service: its process, port and log, restartable."""
+
+    spec: ServiceSpec
+    children: Children
+    log: Path
+    env: dict[str, str]
+    startup_timeout_s: float = 60.0
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    port: int = field(default=0, init=False)
+    starts: int = field(default=0, init=False)
+
+    def start(self) -> None:
+        self.port = free_port()
+        self.process = self.children.start(self.spec.command(self.port), log=self.log, env=self.env)
+        self.starts += 1
+        deadline = time.monotonic() + self.startup_timeout_s
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.spec.label} exited with status {self.process.returncode} while"
+                    f" starting; see {self.log}"
+                )
+            try:
+                status, _ = timed_request(self.port, "GET", "/healthz", timeout_s=1.0)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{self.spec.label} did not answer /healthz within {self.startup_timeout_s} s;"
+                    f" see {self.log}"
+                )
+            time.sleep(0.05)
+
+    def stop(self, *, grace_s: float = 0.0) -> None:
+        if self.process is not None:
+            self.children.stop(self.process, grace_s=grace_s)
+            self.process = None
+
+    def restart(self) -> None:
+        """Kills the service (work in flight included) and starts a fresh one."""
+        self.stop()
+        self.start()
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError(f"{self.spec.label} is not running")
+        return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process, all its threads together."""
+        with open(f"/proc/{self.pid}/stat", encoding="ascii") as stat:
+            text = stat.read()
+        # Fields after the command name, which is in parentheses and may hold spaces.
+        fields = text[text.rindex(")") + 2 :].split()
+        utime, stime = int(fields[11]), int(fields[12])
+        return (utime + stime) / _CLOCK_TICKS
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time spent busy by the whole machine, every process and core (from /proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = stat.readline().split()
+    # user nice system idle iowait irq softirq steal: all but idle and iowait are busy
+    busy = sum(int(fields[i]) for i in (1, 2, 3, 6, 7, 8))
+    return busy / _CLOCK_TICKS
+
+
+def cpu_rate(server: Server, window_s: float) -> float:
+    """Cores the server kept busy, on average, over the next ``window_s`` seconds."""
+    cpu0, wall0 = server.cpu_seconds(), time.monotonic()
+    time.sleep(window_s)
+    return (server.cpu_seconds() - cpu0) / (time.monotonic() - wall0)
+
+
+def wait_for_cpu(
+    server: Server, condition: Callable[[float], bool], *, window_s: float, timeout_s: float
+) -> float | None:
+    """Seconds until ``condition(cores busy over a window)`` holds; None after ``timeout_s``."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        if condition(cpu_rate(server, window_s)):
+            return time.monotonic() - start
+    return None
+
+
+def running_threads(pid: int) -> int:
+    """Threads of process ``pid`` running or ready to run (state R) at this instant."""
+    count = 0
+    for task in os.scandir(f"/proc/{pid}/task"):
+        try:
+            with open(f"{task.path}/stat", encoding="ascii") as stat:
+                text = stat.read()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread ended meanwhile
+        if text[text.rindex(")") + 2] == "R":
+            count += 1
+    return count
+
+
+def wait_for_threads(
+    server: Server,
+    condition: Callable[[int], bool],
+    *,
+    timeout_s: float,
+    hold: int = 1,
+    poll_s: float = 0.001,
+) -> float | None:
+    """Seconds until ``condition(running threads)`` holds in ``hold`` polls in a row, counted to
+    the first of them; None after ``timeout_s``. Finer than :func:`wait_for_cpu` (about
+    ``poll_s``), for events shorter than a CPU-time window."""
+    start = time.perf_counter()
+    held_since: float | None = None
+    held = 0
+    while True:
+        now = time.perf_counter()
+        if condition(running_threads(server.pid)):
+            held_since = now if held == 0 else held_since
+            held += 1
+            if held >= hold and held_since is not None:
+                return held_since - start
+        else:
+            held = 0
+        if now - start > timeout_s:
+            return None
+        time.sleep(poll_s)
+
+
+def timed_request(
+    port: int,
+    method: str,
+    target: str,
+    body: bytes | None = None,
+    *,
+    timeout_s: float,
+    connection: http.client.HTTPConnection | None = None,
+) -> tuple[int, float]:
+    """Sends one request and reads the whole answer: (status, seconds from send to last byte).
+
+    With ``connection`` (already connected), the connection set-up is not part of the time.
+    """
+    conn = connection or http.client.HTTPConnection(LOOPBACK, port, timeout=timeout_s)
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    try:
+        if connection is None:
+            conn.connect()
+        start = time.perf_counter()
+        conn.request(method, target, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status, time.perf_counter() - start
+    finally:
+        if connection is None:
+            conn.close()
+
+
+def open_request(port: int, method: str, target: str, body: bytes) -> socket.socket:
+    """Sends a whole request and leaves its answer unread; closing the socket abandons it."""
+    sock = socket.create_connection((LOOPBACK, port))
+    head = (
+        f"{method} {target} HTTP/1.1\r\nHost: {LOOPBACK}:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    sock.sendall(head.encode("ascii") + body)
+    return sock
+
+
+@dataclass(frozen=True)
+class WrkSummary:
+    """What wrk's ``done`` hook (bench/wrk.lua) reported, latencies in microseconds."""
+
+    requests: int
+    duration_s: float
+    errors: dict[str, int]
+    latency_us: dict[str, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "duration_s": self.duration_s,
+            "errors": self.errors,
+            "latency_us": self.latency_us,
+        }
+
+
+def wrk_command(
+    url: str, *, threads: int, connections: int, duration_s: float, timeout_s: float
+) -> list[str]:
+    wrk = wrk_path()
+    if wrk is None:
+        raise RuntimeError("wrk is not installed")
+    return [
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(duration_s))}s",
+        f"--timeout={max(1, round(timeout_s))}s",
+        "--latency",
+        "-s",
+        str(WRK_SCRIPT),
+        url,
+    ]
+
+
+def parse_wrk_summary(output: str) -> WrkSummary:
+    """The summary line bench/wrk.lua printed; an error when wrk completed no request."""
+    for line in output.splitlines():
+        if line.startswith(_SUMMARY_MARK):
+            raw = json.loads(line[len(_SUMMARY_MARK) :])
+            summary = WrkSummary(
+                requests=int(raw["requests"]),
+                duration_s=raw["duration_us"] / 1e6,
+                errors={key: int(value) for key, value in raw["errors"].items()},
+                latency_us={key: float(value) for key, value in raw["latency_us"].items()},
+            )
+            if summary.requests == 0:
+                raise RuntimeError(f"wrk completed no request:\n{output}")
+            return summary
+    raise RuntimeError(f"wrk printed no summary line:\n{output}")

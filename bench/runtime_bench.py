@@ -1,0 +1,964 @@
+"""Runtime benchmark: gilfree's service and asyncio integration against the usual ways, one run.
+
+Measures, on this machine and in one run (see ``--help``):
+
+1. ``GET /healthz`` latency (p50/p99, wrk) while every core runs large ``POST /process-numbers``
+   jobs, for gilfree's service and two peers (bench/peers): the kernel through
+   ``run_in_threadpool``, and the kernel called directly inside ``async def``;
+2. the latency of a 100-number request sent while a 1,000,000 x 10,000 job runs, per service;
+3. the per-call cost of an awaited trivial native job against ``run_in_threadpool`` (in process);
+4. how soon a cancelled native job frees its cores (in process).
+
+Writes runtime.json (raw figures and the machine), runtime.md (tables, ratios, targets) and
+runtime_healthz.png into ``--out`` (default bench/out). Run it from the repository root as
+``python -m bench.runtime_bench`` or ``python bench/runtime_bench.py``; ``--quick`` is short.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import json
+import math
+import os
+import platform
+import select
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
+
+if __package__ in (None, ""):  # run as a file: make the `bench` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import uvloop
+from starlette.concurrency import run_in_threadpool
+
+import gilfree
+from bench import runtime_report
+from bench.harness import (
+    LOOPBACK,
+    REPO_ROOT,
+    Children,
+    Server,
+    ServiceSpec,
+    machine_cpu_seconds,
+    open_request,
+    parse_wrk_summary,
+    progress,
+    timed_request,
+    wait_for_cpu,
+    wait_for_threads,
+    wrk_command,
+    wrk_path,
+)
+
+PHASES = ("overhead", "cancel", "healthz", "small")
+SERVICE_KEYS = ("gilfree", "threadpool", "blocking")
+# Under load, a server counts as busy when it keeps this share of its native threads' cores busy.
+BUSY_SHARE = 0.75
+# How long to wait for the load to make a server busy before measuring anyway (with a warning).
+BUSY_TIMEOUT_S = 10.0
+WARM_UP_ITERATIONS = 100_000
+MIN_TRIES = 3
+# Polls (1 ms apart) in a row with no server thread running that count as "cores freed".
+FREED_HOLD_POLLS = 5
+# The contract's default cap on iterations; raised for the services where the load needs more.
+MAX_ITERATIONS = 100_000
+# Between two looks at the executor's counters while timing a cancellation.
+CANCEL_POLL_S = 100e-6
+# The shortest uncancelled duration of the job whose cancellation is timed.
+MIN_CANCEL_JOB_S = 0.2
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes and repeat counts of one run; ``QUICK`` and ``FULL`` are the two presets."""
+
+    mode: str
+    healthz_seconds: float
+    # Tries per service; past small_budget_s of them, no more than MIN_TRIES.
+    small_tries: int
+    small_budget_s: float
+    # How long a small request may wait behind the huge job before it counts as "at least this".
+    small_patience_s: float
+    overhead_calls: int
+    overhead_repeats: int
+    cancel_tries: int
+    cancel_peer_tries: int
+    load_numbers: int = 200_000
+    # None: chosen so that one load request's kernel would last about load_wall_ms on all the
+    # usable CPUs (load_wall_ms x CPUs of one core: 200 ms on 2 CPUs), so that N connections
+    # keep N CPUs busy while the event loop still has time for their JSON.
+    load_iterations: int | None = None
+    load_wall_ms: float = 100.0
+    huge_numbers: int = 1_000_000
+    huge_iterations: int = 10_000
+    small_numbers: int = 100
+    small_iterations: int = 1000
+    # Cancellation: both ways are compared on a job of cancel_numbers with as many iterations as
+    # make it last about compare_job_s on every worker (the threadpool runs it to the end).
+    cancel_numbers: int = 1_000_000
+    compare_job_s: float = 0.5
+
+
+QUICK = Plan(
+    mode="quick",
+    healthz_seconds=5,
+    small_tries=5,
+    small_budget_s=20,
+    small_patience_s=5,
+    overhead_calls=2000,
+    overhead_repeats=5,
+    cancel_tries=9,
+    cancel_peer_tries=3,
+)
+FULL = Plan(
+    mode="full",
+    healthz_seconds=15,
+    small_tries=11,
+    small_budget_s=60,
+    small_patience_s=30,
+    overhead_calls=5000,
+    overhead_repeats=11,
+    cancel_tries=21,
+    cancel_peer_tries=5,
+)
+
+
+@dataclass
+class Run:
+    """What the phases of one run share."""
+
+    plan: Plan
+    children: Children
+    logs: Path
+    threads: int
+    connections: int
+    load_iterations: int
+    load_body_file: Path
+    huge_body: bytes
+    small_body: bytes
+
+    @property
+    def load_target(self) -> str:
+        return f"/process-numbers?iterations={self.load_iterations}"
+
+    @property
+    def huge_target(self) -> str:
+        return f"/process-numbers?iterations={self.plan.huge_iterations}"
+
+    @property
+    def small_target(self) -> str:
+        return f"/process-numbers?iterations={self.plan.small_iterations}"
+
+    def busy(self, cores: float) -> bool:
+        return cores >= BUSY_SHARE * self.threads
+
+    def computing(self, running: int) -> bool:
+        """Every native worker is running (threads in state R): the kernel is at work."""
+        return running >= self.threads
+
+    @staticmethod
+    def quiet(running: int) -> bool:
+        return running == 0
+
+
+def service_specs(threads: int) -> dict[str, ServiceSpec]:
+    python = sys.executable
+    uvicorn_flags = ["--loop", "uvloop", "--http", "httptools", "--log-level", "warning"]
+
+    def peer(factory: str) -> Callable[[int], list[str]]:
+        def command(port: int) -> list[str]:
+            return [
+                *(python, "-m", "uvicorn", "--factory", factory),
+                *("--host", LOOPBACK, "--port", str(port), *uvicorn_flags, "--no-access-log"),
+            ]
+
+        return command
+
+    def gilfree_serve(port: int) -> list[str]:
+        return [
+            *(python, "-m", "gilfree.cli", "serve", "--host", LOOPBACK, "--port", str(port)),
+            *("--threads", str(threads), "--log-level", "warning"),
+        ]
+
+    specs = [
+        ServiceSpec(
+            "gilfree",
+            "gilfree",
+            "gilfree's service: `gilfree serve` (uvicorn, uvloop, httptools)",
+            gilfree_serve,
+        ),
+        ServiceSpec(
+            "threadpool",
+            "run_in_threadpool",
+            "the same endpoints calling `gilfree.process_numbers` through `run_in_threadpool`"
+            " (bench/peers/threadpool.py)",
+            peer("bench.peers.threadpool:create_app"),
+        ),
+        ServiceSpec(
+            "blocking",
+            "blocking async def",
+            "the same endpoints calling `gilfree.process_numbers` directly inside `async def`,"
+            " blocking the event loop (bench/peers/blocking.py)",
+            peer("bench.peers.blocking:create_app"),
+        ),
+    ]
+    return {spec.key: spec for spec in specs}
+
+
+def server_env(run: Run) -> dict[str, str]:
+    """The environment every service gets: the caller's, with gilfree's settings made explicit."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GILFREE_")}
+    plan = run.plan
+    work = max(plan.huge_numbers * plan.huge_iterations, plan.load_numbers * run.load_iterations)
+    env["GILFREE_THREADS"] = str(run.threads)
+    iterations = max(MAX_ITERATIONS, WARM_UP_ITERATIONS, run.load_iterations)
+    env["GILFREE_MAX_ITERATIONS"] = str(iterations)  # the peers read it too
+    env["GILFREE_MAX_WORK"] = str(max(10**10, work))
+    env["GILFREE_MAX_QUEUED_WORK"] = str(max(4 * 10**10, 4 * work))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def numbers_body(count: int) -> bytes:
+    return json.dumps({"numbers": list(range(count))}, separators=(",", ":")).encode()
+
+
+# -- statistics --------------------------------------------------------------------------------
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def censored_median(samples: Sequence[tuple[float, bool]]) -> tuple[float, bool]:
+    """The median of (value, censored) samples, and whether it is only a lower bound.
+
+    A censored sample is "at least this much"; its value is the cap, above every exact sample.
+    """
+    ordered = sorted(samples)
+    n = len(ordered)
+    middle = ordered[(n - 1) // 2 : n // 2 + 1]
+    return median([value for value, _ in middle]), any(censored for _, censored in middle)
+
+
+# -- phase: per-call overhead, in process --------------------------------------------------------
+
+AwaitableCall = Callable[[], Awaitable[object]]
+
+
+async def _seconds_per_call(call: AwaitableCall, calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        await call()
+    return (time.perf_counter() - start) / calls
+
+
+async def _call_overhead(plan: Plan) -> dict[str, Any]:
+    one = [1]
+    variants: dict[str, dict[str, AwaitableCall]] = {
+        "sum_squares(1, 2)": {
+            "aio": lambda: gilfree.aio.sum_squares(1, 2),
+            "threadpool": lambda: run_in_threadpool(gilfree.sum_squares, 1, 2),
+        },
+        "process_numbers([1], 1)": {
+            "aio": lambda: gilfree.aio.process_numbers(one, 1),
+            "threadpool": lambda: run_in_threadpool(gilfree.process_numbers, one, 1),
+        },
+    }
+    samples: dict[str, dict[str, list[float]]] = {
+        name: {way: [] for way in ways} for name, ways in variants.items()
+    }
+    for calls in variants.values():
+        for call in calls.values():
+            await _seconds_per_call(call, 200)  # warm-up: threads started, caches filled
+    for repeat in range(plan.overhead_repeats):
+        progress(f"overhead: repeat {repeat + 1}/{plan.overhead_repeats}")
+        for name, calls in variants.items():
+            for way, call in calls.items():
+                samples[name][way].append(await _seconds_per_call(call, plan.overhead_calls))
+    direct_start = time.perf_counter()
+    for _ in range(plan.overhead_calls):
+        gilfree.sum_squares(1, 2)
+    direct_s = (time.perf_counter() - direct_start) / plan.overhead_calls
+    results: dict[str, Any] = {}
+    for name, timings in samples.items():
+        aio_s, threadpool_s = median(timings["aio"]), median(timings["threadpool"])
+        results[name] = {
+            "aio_us": aio_s * 1e6,
+            "threadpool_us": threadpool_s * 1e6,
+            "aio_over_threadpool": aio_s / threadpool_s,
+            "samples_us": {way: [s * 1e6 for s in values] for way, values in timings.items()},
+        }
+    return {
+        "calls_per_repeat": plan.overhead_calls,
+        "repeats": plan.overhead_repeats,
+        "loop": f"uvloop {metadata.version('uvloop')}",
+        "direct_sum_squares_us": direct_s * 1e6,
+        "calls": results,
+    }
+
+
+def measure_call_overhead(plan: Plan, threads: int) -> dict[str, Any]:
+    gilfree.configure(threads=threads)
+    loop = uvloop.new_event_loop()
+    try:
+        return loop.run_until_complete(_call_overhead(plan))
+    finally:
+        loop.close()
+
+
+# -- phase: cancellation, in process --------------------------------------------------------------
+
+
+async def _seconds_to_free(job: AwaitableCall, threads: int, timeout_s: float) -> float:
+    """Starts ``job``, waits until every worker is busy, cancels it: seconds until none is.
+
+    Nothing else may run on the executor meanwhile.
+    """
+    task = asyncio.ensure_future(job())
+    deadline = time.perf_counter() + timeout_s
+    while gilfree.executor_stats()["busy_workers"] < threads:
+        if task.done() or time.perf_counter() > deadline:
+            task.cancel()
+            raise RuntimeError("the job ended, or never kept every worker busy, before its cancel")
+        await asyncio.sleep(0)
+    start = time.perf_counter()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    # busy_workers alone can read 0 for an instant while the workers are between two chunks, so
+    # the job must also have left the executor. A short sleep between polls keeps this thread
+    # from taking a core (and the executor's lock) from the workers it is timing.
+    while True:
+        stats = gilfree.executor_stats()
+        if stats["busy_workers"] == 0 and stats["active_jobs"] == 0:
+            return time.perf_counter() - start
+        if time.perf_counter() > deadline:
+            raise RuntimeError("the workers were still busy long after the cancel")
+        time.sleep(CANCEL_POLL_S)
+
+
+async def _cancellation(plan: Plan, threads: int) -> dict[str, Any]:
+    numbers = array("q", range(plan.cancel_numbers))
+
+    def run_job(iterations: int) -> float:
+        start = time.perf_counter()
+        gilfree.process_numbers(numbers, iterations)
+        return time.perf_counter() - start
+
+    # The compared job lasts about compare_job_s; the target's job is the issue's huge one, or
+    # one of about MIN_CANCEL_JOB_S where this machine would finish that one sooner.
+    compare_iterations = iterations_for(plan.compare_job_s, run_job)
+    compare_job_s = run_job(compare_iterations)
+    long_enough = math.ceil(compare_iterations * MIN_CANCEL_JOB_S / compare_job_s)
+    target_iterations = max(plan.huge_iterations, long_enough)
+
+    cancelled_before = gilfree.executor_stats()["cancelled"]
+    target_s = []
+    for attempt in range(plan.cancel_tries):
+        progress(f"cancel: large job via gilfree.aio, try {attempt + 1}/{plan.cancel_tries}")
+        target_s.append(
+            await _seconds_to_free(
+                lambda: gilfree.aio.process_numbers(numbers, target_iterations), threads, 120.0
+            )
+        )
+    cancelled = gilfree.executor_stats()["cancelled"] - cancelled_before
+
+    compare_aio, compare_threadpool = [], []
+    for attempt in range(plan.cancel_peer_tries):
+        progress(f"cancel: gilfree.aio and run_in_threadpool, try {attempt + 1}")
+        compare_aio.append(
+            await _seconds_to_free(
+                lambda: gilfree.aio.process_numbers(numbers, compare_iterations), threads, 120.0
+            )
+        )
+        compare_threadpool.append(
+            await _seconds_to_free(
+                lambda: run_in_threadpool(gilfree.process_numbers, numbers, compare_iterations),
+                threads,
+                120.0,
+            )
+        )
+    return {
+        "threads": threads,
+        "poll_interval_s": CANCEL_POLL_S,
+        "target_job": {"numbers": plan.cancel_numbers, "iterations": target_iterations},
+        "target_aio_ms": [s * 1e3 for s in target_s],
+        "target_aio_median_ms": median(target_s) * 1e3,
+        "target_aio_max_ms": max(target_s) * 1e3,
+        "native_jobs_cancelled": cancelled,
+        "compare_job": {
+            "numbers": plan.cancel_numbers,
+            "iterations": compare_iterations,
+            "uncancelled_s": compare_job_s,
+        },
+        "compare_aio_ms": [s * 1e3 for s in compare_aio],
+        "compare_threadpool_ms": [s * 1e3 for s in compare_threadpool],
+        "compare_aio_median_ms": median(compare_aio) * 1e3,
+        "compare_threadpool_median_ms": median(compare_threadpool) * 1e3,
+    }
+
+
+def measure_cancellation(plan: Plan, threads: int) -> dict[str, Any]:
+    gilfree.configure(threads=threads)
+    loop = uvloop.new_event_loop()
+    try:
+        return loop.run_until_complete(_cancellation(plan, threads))
+    finally:
+        loop.close()
+
+
+def _one_core_kernel_s(numbers: list[int], iterations: int, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        gilfree.process_numbers(numbers, iterations)
+        times.append(time.perf_counter() - start)
+    return median(times)
+
+
+def iterations_for(seconds: float, run_kernel: Callable[[int], float], limit: int = 10**9) -> int:
+    """Iterations that make ``run_kernel(iterations)`` (which returns its time) last ``seconds``.
+
+    Two proportional steps: the first, from 1000 iterations, is skewed by the fixed costs
+    (converting the numbers, waking the workers) that the second one dilutes.
+    """
+    iterations = 1000
+    for _ in range(2):
+        iterations = round(iterations * seconds / max(run_kernel(iterations), 1e-6))
+        iterations = min(max(iterations, 1), limit)
+    return iterations
+
+
+def size_load_request(plan: Plan, threads: int) -> dict[str, Any]:
+    """The background-load request: ``plan.load_iterations``, or as many iterations as make its
+    kernel take about ``plan.load_wall_ms`` x ``threads`` of one core here; and what it costs."""
+    numbers = list(range(plan.load_numbers))
+    one_core_target_s = plan.load_wall_ms / 1e3 * max(2, threads)
+    gilfree.configure(threads=1)
+    try:
+        iterations = plan.load_iterations or iterations_for(
+            one_core_target_s, lambda its: _one_core_kernel_s(numbers, its, 1)
+        )
+        one_core_s = _one_core_kernel_s(numbers, iterations, 3)
+    finally:
+        gilfree.configure(threads=threads)
+    progress(
+        f"load request: {plan.load_numbers:,} numbers x {iterations:,} iterations,"
+        f" {one_core_s * 1e3:.3g} ms of one core"
+    )
+    return {
+        "numbers": plan.load_numbers,
+        "iterations": iterations,
+        "calibrated": plan.load_iterations is None,
+        "one_core_target_ms": one_core_target_s * 1e3,
+        "one_core_kernel_ms": one_core_s * 1e3,
+    }
+
+
+# -- phase: /healthz under load, over HTTP ------------------------------------------------------
+
+
+def warm_up(server: Server, run: Run) -> None:
+    """Requests that leave a fresh server as a busy one would be: routes run, threads started.
+
+    A few rounds of concurrent slow-ish requests (100 numbers x 100,000 iterations, some ms
+    each) grow a thread pool to as many threads as concurrent requests, as steady traffic would;
+    otherwise the first request that finds every thread busy would pay for starting one.
+    """
+    target = f"/process-numbers?iterations={WARM_UP_ITERATIONS}"
+    concurrent = run.connections + 2
+
+    def request(_: int) -> int:
+        status, _seconds = timed_request(server.port, "POST", target, run.small_body, timeout_s=60)
+        return status
+
+    with ThreadPoolExecutor(concurrent) as pool:
+        for _ in range(3):
+            statuses = set(pool.map(request, range(concurrent)))
+            if statuses != {200}:
+                raise RuntimeError(f"{server.spec.label}: warm-up requests answered {statuses}")
+    for method, path, body in (
+        ("POST", run.small_target, run.small_body),
+        ("GET", "/healthz", None),
+    ):
+        status, _seconds = timed_request(server.port, method, path, body, timeout_s=30)
+        if status != 200:
+            raise RuntimeError(f"{server.spec.label}: {method} {path} answered {status}")
+
+
+def restart(server: Server, run: Run) -> None:
+    server.restart()
+    warm_up(server, run)
+
+
+def measure_healthz(server: Server, run: Run) -> dict[str, Any]:
+    plan, label, key = run.plan, server.spec.label, server.spec.key
+    base = f"http://{LOOPBACK}:{server.port}"
+    progress(f"healthz: {label}: {run.connections} connections looping large jobs")
+    load_log = run.logs / f"wrk-load-{key}.txt"
+    load = run.children.start(
+        wrk_command(
+            base + run.load_target,
+            threads=min(run.connections, 4),
+            connections=run.connections,
+            duration_s=plan.healthz_seconds + 120,
+            timeout_s=120,
+        ),
+        log=load_log,
+        env={**os.environ, "BENCH_BODY_FILE": str(run.load_body_file)},
+    )
+    try:
+        busy_after_s = wait_for_cpu(server, run.busy, window_s=0.25, timeout_s=BUSY_TIMEOUT_S)
+        if busy_after_s is None:
+            progress(
+                f"healthz: {label}: warning: the load kept fewer than {BUSY_SHARE:.0%} of"
+                f" {run.threads} cores busy for {BUSY_TIMEOUT_S:g} s (is something else running?);"
+                " measuring anyway"
+            )
+        time.sleep(0.5)
+        progress(f"healthz: {label}: measuring GET /healthz for {plan.healthz_seconds:g} s")
+        healthz_log = run.logs / f"wrk-healthz-{key}.txt"
+        cpu0, machine0, wall0 = server.cpu_seconds(), machine_cpu_seconds(), time.monotonic()
+        probe = run.children.start(
+            wrk_command(
+                base + "/healthz",
+                threads=1,
+                connections=1,
+                duration_s=plan.healthz_seconds,
+                timeout_s=60,
+            ),
+            log=healthz_log,
+        )
+        probe.wait(timeout=plan.healthz_seconds + 90)
+        run.children.stop(probe)  # ended: only forgotten
+        wall = time.monotonic() - wall0
+        cores_busy = (server.cpu_seconds() - cpu0) / wall
+        machine_busy = (machine_cpu_seconds() - machine0) / wall
+        load.send_signal(signal.SIGINT)  # wrk prints its summary on SIGINT
+        load.wait(timeout=30)
+    finally:
+        run.children.stop(load)
+    healthz = parse_wrk_summary(healthz_log.read_text(errors="replace"))
+    load_summary = parse_wrk_summary(load_log.read_text(errors="replace"))
+    for name, summary in (("/healthz", healthz), ("load", load_summary)):
+        if any(summary.errors.values()):
+            progress(f"healthz: {label}: warning: {name} requests failed: {summary.errors}")
+    progress(
+        f"healthz: {label}: p50 {healthz.latency_us['p50'] / 1e3:.3g} ms,"
+        f" p99 {healthz.latency_us['p99'] / 1e3:.3g} ms, {cores_busy:.2f} cores busy"
+    )
+    return {
+        "healthz": healthz.as_dict(),
+        "load": load_summary.as_dict(),
+        "load_requests_per_s": load_summary.requests / load_summary.duration_s,
+        "load_reached_busy": busy_after_s is not None,
+        "server_cores_busy": cores_busy,
+        "server_busy_share": cores_busy / run.threads,
+        # Every process of the machine, wrk and whatever else runs included.
+        "machine_cores_busy": machine_busy,
+    }
+
+
+# -- phase: a small request behind a huge job, over HTTP -----------------------------------------
+
+
+def _connected(server: Server, timeout_s: float) -> http.client.HTTPConnection:
+    # Opened just before use: a server closes a keep-alive connection left idle for long.
+    conn = http.client.HTTPConnection(LOOPBACK, server.port, timeout=timeout_s)
+    conn.connect()
+    return conn
+
+
+def _small_try(server: Server, run: Run) -> dict[str, Any]:
+    patience = run.plan.small_patience_s
+    small = ("POST", run.small_target, run.small_body)
+    conn = _connected(server, 30)
+    try:
+        status, idle_s = timed_request(server.port, *small, timeout_s=30, connection=conn)
+    finally:
+        conn.close()
+    if status != 200:
+        raise RuntimeError(f"a small request on an idle server answered {status}")
+    censored = False
+    huge = open_request(server.port, "POST", run.huge_target, run.huge_body)
+    try:
+        computing_after_s = wait_for_threads(server, run.computing, timeout_s=BUSY_TIMEOUT_S)
+        if computing_after_s is None:
+            progress(
+                f"small: {server.spec.label}: warning: the huge job never ran on all"
+                f" {run.threads} workers within {BUSY_TIMEOUT_S:g} s; timing anyway"
+            )
+        conn = _connected(server, patience)
+        try:
+            status, latency_s = timed_request(server.port, *small, timeout_s=30, connection=conn)
+            if status != 200:
+                raise RuntimeError(f"the small request answered {status}")
+        except TimeoutError:
+            latency_s, censored = patience, True
+        finally:
+            conn.close()
+        # Readable means the huge job's answer has arrived: it ended before the disconnect.
+        huge_finished_first = bool(select.select([huge], [], [], 0)[0])
+    finally:
+        huge.close()
+    freed_after_s: float | None = None
+    if not huge_finished_first and not censored:
+        # Until no thread of the server runs for FREED_HOLD polls in a row.
+        freed_after_s = wait_for_threads(
+            server, run.quiet, timeout_s=patience, hold=FREED_HOLD_POLLS
+        )
+    return {
+        "idle_latency_ms": idle_s * 1e3,
+        "huge_computing_after_s": computing_after_s,
+        "latency_ms": latency_s * 1e3,
+        "censored": censored,
+        "huge_finished_first": huge_finished_first,
+        # Seconds from closing the huge job's connection until no server thread runs; None
+        # where the huge job had ended first, or the server is killed instead.
+        "freed_after_disconnect_s": freed_after_s,
+    }
+
+
+def measure_small_behind_huge(server: Server, run: Run) -> dict[str, Any]:
+    plan, label = run.plan, server.spec.label
+    tries: list[dict[str, Any]] = []
+    restarts = 0
+    started = time.monotonic()
+    for attempt in range(plan.small_tries):
+        if attempt >= MIN_TRIES and time.monotonic() - started > plan.small_budget_s:
+            progress(f"small: {label}: {attempt} tries took {plan.small_budget_s:g} s: enough")
+            break
+        if wait_for_threads(server, run.quiet, timeout_s=10.0, hold=20) is None:
+            progress(f"small: {label}: still busy with earlier work: restarting it")
+            restart(server, run)
+            restarts += 1
+        progress(
+            f"small: {label}: try {attempt + 1}/{plan.small_tries}: {plan.small_numbers} numbers"
+            f" behind {plan.huge_numbers:,} x {plan.huge_iterations:,}"
+        )
+        result = _small_try(server, run)
+        tries.append(result)
+        if result["censored"] or (
+            not result["huge_finished_first"] and result["freed_after_disconnect_s"] is None
+        ):
+            restart(server, run)  # still blocked, or the abandoned job runs on: kill it
+            restarts += 1
+    latency_ms, lower_bound = censored_median([(t["latency_ms"], t["censored"]) for t in tries])
+    freed = [t["freed_after_disconnect_s"] for t in tries]
+    freed_s = [f for f in freed if f is not None]
+    progress(
+        f"small: {label}: median {'>= ' if lower_bound else ''}{latency_ms:.3g} ms"
+        + (f", cores freed {median(freed_s) * 1e3:.3g} ms after the disconnect" if freed_s else "")
+    )
+    return {
+        "tries": tries,
+        "median_ms": latency_ms,
+        "median_is_lower_bound": lower_bound,
+        "idle_median_ms": median([t["idle_latency_ms"] for t in tries]),
+        "freed_after_disconnect_median_ms": median(freed_s) * 1e3 if freed_s else None,
+        "freed_after_disconnect_tries": len(freed_s),
+        "patience_s": plan.small_patience_s,
+        "server_restarts": restarts,
+    }
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+def _first_line(argv: list[str]) -> str | None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0].strip() if lines else None
+
+
+def _wrk_version(wrk: str) -> str | None:
+    line = _first_line([wrk, "--version"])  # "wrk 4.2.0 [epoll] Copyright (C) 2012 Will Glozer"
+    return line.split(" Copyright")[0] if line else None
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                name, _, value = line.partition(":")
+                if name.strip() in ("model name", "Model", "cpu model"):
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info(threads: int) -> dict[str, Any]:
+    info = gilfree.build_info()
+    packages: dict[str, str | None] = {}
+    for name in ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic", "anyio"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    wrk = wrk_path()
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cpu_model": _cpu_model(),
+        "usable_cpus": info["usable_cpus"],
+        "affinity_cpus": len(os.sched_getaffinity(0)),
+        "os_cpus": os.cpu_count(),
+        "native_threads": threads,
+        "platform": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "gilfree": gilfree.__version__,
+        "gilfree_build": {key: info[key] for key in ("compiler", "build_type", "simd")},
+        "git_commit": _first_line(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"]),
+        "packages": packages,
+        "wrk": _wrk_version(wrk) if wrk else None,
+    }
+
+
+def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets against the measured figures; a skipped phase gives no verdict."""
+    targets: list[dict[str, Any]] = []
+
+    def target(name: str, measured: float | None, limit: float, unit: str, note: str = "") -> None:
+        targets.append(
+            {
+                "target": name,
+                "limit": limit,
+                "unit": unit,
+                "measured": measured,
+                "passed": None if measured is None else measured <= limit,
+                "note": note,
+            }
+        )
+
+    healthz = results.get("healthz_under_load", {}).get("gilfree")
+    target(
+        "gilfree /healthz p99 under full native load",
+        healthz["healthz"]["latency_us"]["p99"] / 1e3 if healthz else None,
+        5.0,
+        "ms",
+    )
+    small = results.get("small_behind_huge", {}).get("gilfree")
+    target(
+        "gilfree 100-number request while a 1,000,000 x 10,000 job runs (median)",
+        small["median_ms"] if small else None,
+        20.0,
+        "ms",
+        "lower bound: the request waited past the patience"
+        if small and small["median_is_lower_bound"]
+        else "",
+    )
+    cancel = results.get("cancellation")
+    target(
+        "a cancelled job frees its cores (median)",
+        cancel["target_aio_median_ms"] if cancel else None,
+        10.0,
+        "ms",
+    )
+    overhead = results.get("call_overhead")
+    target(
+        "awaited trivial native job / run_in_threadpool (sum_squares per call)",
+        overhead["calls"]["sum_squares(1, 2)"]["aio_over_threadpool"] if overhead else None,
+        0.5,
+        "ratio",
+    )
+    return targets
+
+
+def run_benchmark(
+    plan: Plan, phases: Sequence[str], service_keys: Sequence[str], out: Path, children: Children
+) -> dict[str, Any]:
+    threads = int(gilfree.build_info()["usable_cpus"])
+    logs = out / "runtime_logs"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    progress(f"{plan.mode} run on {threads} usable CPUs; phases: {', '.join(phases)}")
+    machine0, wall0 = machine_cpu_seconds(), time.monotonic()
+    time.sleep(1.0)
+    busy_before = (machine_cpu_seconds() - machine0) / (time.monotonic() - wall0)
+    if busy_before > runtime_report.QUIET_CORES:
+        progress(
+            f"warning: {busy_before:.2f} cores were busy before the benchmark started: other"
+            " processes compete with it, so its figures will be noisy"
+        )
+    results: dict[str, Any] = {
+        "schema": 1,
+        "mode": plan.mode,
+        "machine": {**machine_info(threads), "cores_busy_before_start": busy_before},
+        "plan": asdict(plan),
+        "method": {
+            "busy_share": BUSY_SHARE,
+            "busy_timeout_s": BUSY_TIMEOUT_S,
+            "freed_hold_polls": FREED_HOLD_POLLS,
+            "min_tries": MIN_TRIES,
+            "min_cancel_job_s": MIN_CANCEL_JOB_S,
+            "warm_up_iterations": WARM_UP_ITERATIONS,
+        },
+    }
+    if "overhead" in phases:
+        results["call_overhead"] = measure_call_overhead(plan, threads)
+    if "cancel" in phases:
+        results["cancellation"] = measure_cancellation(plan, threads)
+    http_phases = [phase for phase in ("healthz", "small") if phase in phases]
+    if http_phases:
+        load_iterations = 1  # no load without the healthz phase
+        if "healthz" in phases:
+            results["load_request"] = size_load_request(plan, threads)
+            load_iterations = results["load_request"]["iterations"]
+        with tempfile.TemporaryDirectory(prefix="gilfree-bench-") as scratch:
+            load_body_file = Path(scratch) / "load-body.json"
+            load_body_file.write_bytes(numbers_body(plan.load_numbers))
+            run = Run(
+                plan=plan,
+                children=children,
+                logs=logs,
+                threads=threads,
+                connections=max(2, threads),
+                load_iterations=load_iterations,
+                load_body_file=load_body_file,
+                huge_body=numbers_body(plan.huge_numbers),
+                small_body=numbers_body(plan.small_numbers),
+            )
+            results["services"] = {}
+            specs = service_specs(threads)
+            env = server_env(run)
+            for key in service_keys:
+                spec = specs[key]
+                results["services"][key] = {"label": spec.label, "description": spec.description}
+                server = Server(spec, children, logs / f"server-{key}.log", env)
+                progress(f"starting {spec.label}")
+                server.start()
+                try:
+                    warm_up(server, run)
+                    if "healthz" in phases:
+                        results.setdefault("healthz_under_load", {})[key] = measure_healthz(
+                            server, run
+                        )
+                    if "small" in phases:
+                        results.setdefault("small_behind_huge", {})[key] = (
+                            measure_small_behind_huge(server, run)
+                        )
+                    results["services"][key]["starts"] = server.starts
+                finally:
+                    server.stop(grace_s=2.0)
+            results["load"] = {
+                "connections": run.connections,
+                "body_bytes": load_body_file.stat().st_size,
+            }
+    results["targets"] = evaluate_targets(results)
+    return results
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.runtime_bench",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    parser.add_argument("--quick", action="store_true", help="a short run (about 2 minutes)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO_ROOT / "bench" / "out",
+        help="where runtime.json, runtime.md and runtime_healthz.png go (default bench/out)",
+    )
+    parser.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated subset of {','.join(PHASES)} (default: all)",
+    )
+    parser.add_argument(
+        "--services",
+        default=",".join(SERVICE_KEYS),
+        help=f"comma-separated subset of {','.join(SERVICE_KEYS)} (default: all)",
+    )
+    parser.add_argument(
+        "--load-numbers",
+        type=int,
+        help=f"numbers per background-load request (default {FULL.load_numbers:,})",
+    )
+    parser.add_argument(
+        "--load-iterations",
+        type=int,
+        help="iterations per background-load request (default: as many as make its kernel"
+        f" take about {FULL.load_wall_ms:g} ms x usable CPUs of one core)",
+    )
+    args = parser.parse_args(argv)
+    for option in ("load_numbers", "load_iterations"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            parser.error(f"--{option.replace('_', '-')} must be a positive integer")
+    for option, allowed in (("phases", PHASES), ("services", SERVICE_KEYS)):
+        chosen = [item.strip() for item in getattr(args, option).split(",") if item.strip()]
+        unknown = sorted(set(chosen) - set(allowed))
+        if unknown or not chosen:
+            parser.error(f"--{option}: choose from {', '.join(allowed)} (got {unknown or 'none'})")
+        setattr(args, option, [item for item in allowed if item in chosen])
+    return args
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the children
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse_args(argv)
+    if {"healthz", "small"} & set(args.phases) and wrk_path() is None:
+        print(
+            "runtime_bench: wrk is not installed. On Debian or Ubuntu: `apt-get install -y wrk`"
+            " (`make bench` installs it when it can).",
+            file=sys.stderr,
+        )
+        return 2
+    missing = runtime_report.missing_dependency()
+    if missing:
+        print(f"runtime_bench: {missing}", file=sys.stderr)
+        return 2
+    plan = QUICK if args.quick else FULL
+    if args.load_numbers is not None:
+        plan = replace(plan, load_numbers=args.load_numbers)
+    if args.load_iterations is not None:
+        plan = replace(plan, load_iterations=args.load_iterations)
+    out: Path = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    children = Children()
+    try:
+        results = run_benchmark(plan, args.phases, args.services, out, children)
+    except KeyboardInterrupt:
+        progress("interrupted: every subprocess stopped, nothing written")
+        return 130
+    finally:
+        children.stop_all()
+    paths = runtime_report.write_all(results, out)
+    for target in results["targets"]:
+        verdict = {True: "PASS", False: "FAIL", None: "not measured"}[target["passed"]]
+        measured = target["measured"]
+        shown = "-" if measured is None else f"{measured:.3g} {target['unit']}"
+        progress(f"target: {target['target']}: {shown} (<= {target['limit']:g}): {verdict}")
+    for path in paths:
+        progress(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
