@@ -13,6 +13,8 @@ from gilfree.errors import InvalidInput
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    import numpy as np
+    import numpy.typing as npt
     from typing_extensions import Buffer
 
 __all__ = [
@@ -129,6 +131,10 @@ def _new_int64_array(n: int) -> Any:
 def process_numbers(numbers: list[int], iterations: int = 1000) -> list[int]: ...
 @overload
 def process_numbers(numbers: Sequence[int], iterations: int = 1000) -> list[int]: ...
+@overload
+def process_numbers(
+    numbers: npt.NDArray[np.int64], iterations: int = 1000
+) -> npt.NDArray[np.int64]: ...
 @overload
 def process_numbers(numbers: Buffer, iterations: int = 1000) -> Any: ...
 def process_numbers(numbers: Any, iterations: int = 1000) -> Any:
