@@ -125,6 +125,23 @@ std::unique_ptr<NativeJob> submit_write_numbers_json(std::shared_ptr<CompletionQ
   return handle;
 }
 
+Parsed parse_numbers_json_now(nb::handle body, std::size_t max_numbers) {
+  const ByteBuffer bytes(body);
+  return std::make_shared<wire::ParsedNumbers>(
+      wire::parse_numbers_request(bytes.view(), max_numbers));
+}
+
+nb::object write_numbers_json_now(nb::handle values) {
+  if (nb::isinstance<wire::ParsedNumbers>(values)) {
+    const auto& parsed = nb::cast<const wire::ParsedNumbers&>(values);
+    return memoryview_of(std::make_unique<std::string>(
+        wire::write_numbers_response(parsed.numbers.size(), parsed.numbers)));
+  }
+  const Int64Buffer buffer(values, /*writable=*/false);
+  return memoryview_of(std::make_unique<std::string>(
+      wire::write_numbers_response(buffer.span().size(), buffer.span())));
+}
+
 }  // namespace
 
 void bind_wire(nb::module_& m) {
@@ -153,6 +170,12 @@ void bind_wire(nb::module_& m) {
         nb::sig("def submit_parse_numbers_json(queue: CompletionQueue, body: bytes, "
                 "max_numbers: int, timeout_s: float | None) -> NativeJob"),
         "Parses a request body; result() gives a ParsedNumbers.");
+  m.def("parse_numbers_json_now", &parse_numbers_json_now, nb::arg("body"), nb::arg("max_numbers"),
+        nb::sig("def parse_numbers_json_now(body: bytes, max_numbers: int) -> ParsedNumbers"),
+        "Parses a small request body on the calling thread (a few microseconds; no job).");
+  m.def("write_numbers_json_now", &write_numbers_json_now, nb::arg("values"),
+        nb::sig("def write_numbers_json_now(values: object) -> memoryview"),
+        "Writes the JSON response for a few numbers on the calling thread (no job).");
   m.def("submit_process_parsed", &submit_process_parsed, nb::arg("queue"), nb::arg("parsed"),
         nb::arg("iterations"), nb::arg("timeout_s").none(),
         "Runs process_numbers on parsed numbers, in place; result() gives None.");

@@ -123,6 +123,16 @@ class ParsedNumbers:
 def submit_parse_numbers_json(queue: CompletionQueue, body: bytes, max_numbers: int, timeout_s: float | None) -> NativeJob:
     """Parses a request body; result() gives a ParsedNumbers."""
 
+def parse_numbers_json_now(body: bytes, max_numbers: int) -> ParsedNumbers:
+    """
+    Parses a small request body on the calling thread (a few microseconds; no job).
+    """
+
+def write_numbers_json_now(values: object) -> memoryview:
+    """
+    Writes the JSON response for a few numbers on the calling thread (no job).
+    """
+
 def submit_process_parsed(queue: CompletionQueue, parsed: ParsedNumbers, iterations: int, timeout_s: float | None) -> NativeJob:
     """Runs process_numbers on parsed numbers, in place; result() gives None."""
 
