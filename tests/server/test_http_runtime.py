@@ -109,7 +109,7 @@ async def test_queued_work_past_the_limit_is_503_at_once() -> None:
     # The huge request fills the queue exactly.
     async with _Served(**(ROOMY | {"max_queued_work": 10**13})) as client:
         big = asyncio.ensure_future(client.post(f"/process-numbers?{HUGE_QUERY}", json=HUGE))
-        await until(lambda: gilfree.executor_stats()["active_jobs"] == 1)
+        await until(huge_job_running)
         started = time.monotonic()
         refused = await client.post("/process-numbers?iterations=10", json={"numbers": [1]})
         assert time.monotonic() - started < 1

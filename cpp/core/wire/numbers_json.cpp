@@ -52,22 +52,19 @@ class Cursor {
   // out of range, not a number).
   bool integer(std::int64_t& out) noexcept {
     const bool negative = consume('-');
-    if (p_ == end_ || *p_ < '0' || *p_ > '9') return false;
+    const char* digits = p_;
     std::uint64_t magnitude = 0;
-    if (*p_ == '0') {
+    // Up to 19 digits cannot overflow uint64 (10^19 - 1 < 2^64): no check inside the loop.
+    const char* limit = end_ - digits > 19 ? digits + 19 : end_;
+    while (p_ != limit && static_cast<unsigned char>(*p_ - '0') < 10) {
+      magnitude = magnitude * 10 + static_cast<std::uint64_t>(*p_ - '0');
       ++p_;
-    } else {
-      // 19 digits always fit in uint64; check the limit only past that.
-      int digits = 0;
-      while (p_ != end_ && *p_ >= '0' && *p_ <= '9') {
-        const auto d = static_cast<std::uint64_t>(*p_ - '0');
-        if (++digits > 19 || magnitude > (~std::uint64_t{0} - d) / 10) return false;
-        magnitude = magnitude * 10 + d;
-        ++p_;
-      }
     }
-    if (p_ != end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E' || (*p_ >= '0' && *p_ <= '9'))) {
-      return false;  // a float, or a leading zero followed by digits (invalid JSON)
+    const auto count = p_ - digits;
+    if (count == 0 || (count > 1 && *digits == '0')) return false;  // none, or a leading zero
+    if (p_ != end_ &&
+        (*p_ == '.' || *p_ == 'e' || *p_ == 'E' || static_cast<unsigned char>(*p_ - '0') < 10)) {
+      return false;  // a float, or a 20th digit: beyond int64 either way
     }
     constexpr std::uint64_t kMaxMagnitude = std::uint64_t{1} << 63;  // |INT64_MIN|
     if (negative) {
@@ -78,6 +75,16 @@ class Cursor {
       out = static_cast<std::int64_t>(magnitude);
     }
     return true;
+  }
+
+  // Commas before the next ']' (an upper bound of the values in a canonical array): lets the
+  // parser size its vector once.
+  [[nodiscard]] std::size_t commas_before_bracket() const noexcept {
+    const void* close = std::memchr(p_, ']', static_cast<std::size_t>(end_ - p_));
+    const char* stop = close != nullptr ? static_cast<const char*>(close) : end_;
+    std::size_t commas = 0;
+    for (const char* q = p_; q != stop; ++q) commas += *q == ',' ? 1U : 0U;
+    return commas;
   }
 
   // A value under a key other than "numbers": only the simple scalars are taken.
@@ -126,6 +133,8 @@ ParsedNumbers parse_numbers_request(std::string_view body, std::size_t max_numbe
         found = true;
         result.numbers.clear();  // a repeated key: the last one wins
         result.count = 0;
+        const std::size_t expected = in.commas_before_bracket() + 1;
+        result.numbers.reserve(expected < max_numbers ? expected : max_numbers);
         in.skip_whitespace();
         if (!in.consume(']')) {
           for (;;) {
@@ -160,6 +169,21 @@ ParsedNumbers parse_numbers_request(std::string_view body, std::size_t max_numbe
   return result;
 }
 
+namespace {
+
+std::size_t decimal_length(std::int64_t value) noexcept {
+  std::uint64_t magnitude =
+      value < 0 ? 0U - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
+  std::size_t length = value < 0 ? 2 : 1;
+  while (magnitude >= 10) {
+    magnitude /= 10;
+    ++length;
+  }
+  return length;
+}
+
+}  // namespace
+
 std::size_t format_int64(std::int64_t value, char* out) noexcept {
   char digits[20];
   std::size_t n = 0;
@@ -180,9 +204,12 @@ std::string write_numbers_response(std::size_t original_count,
   static constexpr std::string_view kHead = "{\"original_count\":";
   static constexpr std::string_view kMiddle = ",\"processed_result\":[";
   static constexpr std::string_view kTail = "]}";
-  std::string out;
-  // At most 20 characters and a comma per value.
-  out.resize(kHead.size() + 20 + kMiddle.size() + values.size() * 21 + kTail.size());
+  // The exact size first (a pass over the values costs far less than a buffer sized for the
+  // worst case, which would be three times the answer for small numbers).
+  std::size_t size = kHead.size() + decimal_length(static_cast<std::int64_t>(original_count)) +
+                     kMiddle.size() + kTail.size() + (values.empty() ? 0 : values.size() - 1);
+  for (const std::int64_t v : values) size += decimal_length(v);
+  std::string out(size, '\0');
   char* p = out.data();
   std::memcpy(p, kHead.data(), kHead.size());
   p += kHead.size();
@@ -194,8 +221,6 @@ std::string write_numbers_response(std::size_t original_count,
     p += format_int64(values[i], p);
   }
   std::memcpy(p, kTail.data(), kTail.size());
-  p += kTail.size();
-  out.resize(static_cast<std::size_t>(p - out.data()));
   return out;
 }
 

@@ -178,16 +178,9 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
                 return min(value, settings.request_timeout_s)
         return None
 
-    async def serve_json(
-        request: Request, body: bytes, iterations: int, timeout_s: float
-    ) -> Response | None:
-        deadline = _Deadline(timeout_s)
-        parsed = await wire.parse_numbers_json(
-            body, max_numbers=settings.max_numbers, timeout=deadline.remaining()
-        )
-        del body
-        if parsed.status == "not_canonical":
-            return None
+    async def serve_parsed(
+        request: Request, parsed: wire.ParsedNumbers, iterations: int, deadline: _Deadline
+    ) -> Response:
         if parsed.status == "too_many":
             raise too_many_numbers(parsed.count, settings)
         if parsed.count * iterations > settings.max_work:
@@ -215,8 +208,8 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
         return iterations, timeout_s
 
     async def serve_binary(
-        request: Request, body: bytes, iterations: int, timeout_s: float
-    ) -> Response | None:
+        request: Request, body: bytes, iterations: int, deadline: _Deadline
+    ) -> Response:
         if len(body) % 8:
             raise RequestValidationError(
                 [
@@ -238,31 +231,47 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
         if sys.byteorder != "little":  # the wire is little-endian; a big-endian host swaps
             numbers = array("q", body)
             numbers.byteswap()
-        deadline = _Deadline(timeout_s)
         out = await aio.process_numbers(numbers, iterations, timeout=deadline.remaining())
         if _wants_binary(request):
             return _binary_response(out)
         answer = await wire.write_numbers_json(out, timeout=deadline.remaining())
         return Response(answer, media_type=JSON)
 
+    async def read_body(request: Request) -> bytes:
+        # Read as a stream: Starlette would otherwise keep its own reference to the body for the
+        # whole request, where the native path lets it go once it is parsed.
+        return b"".join([chunk async for chunk in request.stream()])
+
     async def fast(request: Request) -> Response | None:
         media = _media_type(request.headers.get("content-type"))
         if media == OCTET_STREAM:
             iterations, timeout_s = binary_parameters(request)
-            serve = serve_binary
         elif media == JSON:  # other types (none, +json) get FastAPI's own treatment
             maybe_iterations = canonical_iterations(request)
             maybe_timeout = canonical_timeout(request)
             if maybe_iterations is None or maybe_timeout is None:
                 return None
             iterations, timeout_s = maybe_iterations, maybe_timeout
-            serve = serve_json
         else:
             return None
         try:
             # The whole body first: only then may the disconnect watcher read from the client.
-            body = await request.body()
-            return await until_disconnected(request, serve(request, body, iterations, timeout_s))
+            body = await read_body(request)
+            deadline = _Deadline(timeout_s)
+            if media == OCTET_STREAM:
+                work = serve_binary(request, body, iterations, deadline)
+                del body
+                return await until_disconnected(request, work)
+            parsed = await wire.parse_numbers_json(
+                body, max_numbers=settings.max_numbers, timeout=deadline.remaining()
+            )
+            if parsed.status == "not_canonical":
+                request._body = body  # where FastAPI's own handler reads the body from
+                return None
+            del body  # parsed: the body's memory goes back now, not at the end of the request
+            return await until_disconnected(
+                request, serve_parsed(request, parsed, iterations, deadline)
+            )
         except (ClientDisconnect, ClientDisconnected):
             return Response(status_code=CLIENT_CLOSED_REQUEST)
 
