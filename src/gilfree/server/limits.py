@@ -8,7 +8,7 @@ from typing import TypeVar
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodySizeLimit"]
+__all__ = ["BodySizeLimit", "content_length"]
 
 T = TypeVar("T")
 
@@ -32,7 +32,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
+        declared = content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
             await self._refuse(send, f"request body of {declared} bytes")
             return
@@ -73,7 +73,8 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def _content_length(scope: Scope) -> int | None:
+def content_length(scope: Scope) -> int | None:
+    """The declared body length, or None when absent, malformed or absurd."""
     value = Headers(scope=scope).get("content-length")
     if value is None or not (value.isascii() and value.isdigit()) or len(value) > 18:
         return None  # absent, malformed or absurd: count the bytes as they arrive instead

@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from gilfree import aio, wire
 from gilfree.errors import DeadlineExceeded
+from gilfree.server.limits import content_length
 from gilfree.server.settings import Settings
 
 __all__ = [
@@ -33,10 +34,12 @@ __all__ = [
     "OCTET_STREAM",
     "ClientDisconnected",
     "NativeBodyRoute",
+    "binary_response",
     "make_fast_path",
     "too_many_numbers",
     "too_much_work",
     "until_disconnected",
+    "wants_binary",
 ]
 
 JSON = "application/json"
@@ -112,12 +115,13 @@ def _media_type(value: str | None) -> str | None:
     return None if value is None else value.split(";", 1)[0].strip().lower()
 
 
-def _wants_binary(request: Request) -> bool:
+def wants_binary(request: Request) -> bool:
+    """Whether the client asks for the results as little-endian int64 (any request type)."""
     accept = request.headers.get("accept", "").lower()
     return OCTET_STREAM in accept and JSON not in accept
 
 
-def _binary_response(values: Any) -> Response:
+def binary_response(values: Any) -> Response:
     """int64 values as little-endian bytes: the values' own memory where the host is
     little-endian (no copy)."""
     if sys.byteorder == "little":
@@ -148,15 +152,17 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
     )
     timeout_type: TypeAdapter[float] = TypeAdapter(Annotated[float, Field(gt=0)])
 
-    def query_errors(adapter: TypeAdapter[Any], value: str, loc: tuple[str, str]) -> Any:
-        """Validates like FastAPI does a query or header value; RequestValidationError if not."""
+    def validated(
+        adapter: TypeAdapter[Any], value: str, loc: tuple[str, str], errors: list[Any]
+    ) -> Any:
+        """Validates a query or header value as FastAPI does; appends its errors, if any."""
         try:
             return adapter.validate_python(value)
         except ValidationError as exc:
-            errors = [
+            errors.extend(
                 {**error, "loc": (*loc, *error["loc"])} for error in exc.errors(include_url=False)
-            ]
-            raise RequestValidationError(errors) from None
+            )
+            return None
 
     def canonical_iterations(request: Request) -> int | None:
         values = request.query_params.getlist("iterations")
@@ -186,25 +192,29 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
         if parsed.count * iterations > settings.max_work:
             raise too_much_work(parsed.count, iterations, settings)
         await wire.process_parsed(parsed, iterations, timeout=deadline.remaining())
-        if _wants_binary(request):
-            return _binary_response(parsed.values())
+        if wants_binary(request):
+            return binary_response(parsed.values())
         answer = await wire.write_numbers_json(parsed, timeout=deadline.remaining())
         return Response(answer, media_type=JSON)
 
     def binary_parameters(request: Request) -> tuple[int, float]:
-        """iterations and timeout of an octet-stream request, validated as FastAPI would."""
+        """iterations and timeout of an octet-stream request, validated as FastAPI would (every
+        bad parameter reported in one 422)."""
+        errors: list[Any] = []
         iterations = canonical_iterations(request)
         if iterations is None:
             raw = request.query_params.getlist("iterations")[-1]
-            iterations = query_errors(iterations_type, raw, ("query", "iterations"))
+            iterations = validated(iterations_type, raw, ("query", "iterations"), errors)
         timeout_s = canonical_timeout(request)
         if timeout_s is None:
             raw = request.headers.getlist("x-request-timeout")[-1]
-            header = query_errors(timeout_type, raw, ("header", "x-request-timeout"))
-            timeout_s = min(header, settings.request_timeout_s)
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) // 8 > settings.max_numbers:
-            raise too_many_numbers(int(declared) // 8, settings)  # before reading the body
+            header = validated(timeout_type, raw, ("header", "x-request-timeout"), errors)
+            timeout_s = None if header is None else min(header, settings.request_timeout_s)
+        if errors or iterations is None or timeout_s is None:
+            raise RequestValidationError(errors)
+        declared = content_length(request.scope)
+        if declared is not None and declared // 8 > settings.max_numbers:
+            raise too_many_numbers(declared // 8, settings)  # before reading the body
         return iterations, timeout_s
 
     async def serve_binary(
@@ -232,8 +242,8 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
             numbers = array("q", body)
             numbers.byteswap()
         out = await aio.process_numbers(numbers, iterations, timeout=deadline.remaining())
-        if _wants_binary(request):
-            return _binary_response(out)
+        if wants_binary(request):
+            return binary_response(out)
         answer = await wire.write_numbers_json(out, timeout=deadline.remaining())
         return Response(answer, media_type=JSON)
 

@@ -4,6 +4,7 @@
 # they refer to limits that exist only inside build_router.
 
 import json
+from array import array
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -19,10 +20,12 @@ from gilfree.server.native_path import (
     CLIENT_CLOSED_REQUEST,
     OCTET_STREAM,
     ClientDisconnected,
+    binary_response,
     make_fast_path,
     too_many_numbers,
     too_much_work,
     until_disconnected,
+    wants_binary,
 )
 from gilfree.server.settings import Settings
 
@@ -144,6 +147,8 @@ def build_router(settings: Settings, metrics: RuntimeMetrics) -> APIRouter:
             raise _numbers_error(exc, numbers) from exc
         except ClientDisconnected:
             return Response(status_code=CLIENT_CLOSED_REQUEST)
+        if wants_binary(request):
+            return binary_response(array("q", result))
         return _json({"original_count": count, "processed_result": result})
 
     async def sum_squares(
