@@ -17,6 +17,15 @@
 namespace nb = nanobind;
 
 namespace gilfree::bindings {
+namespace {
+
+std::vector<std::string> level_names(const std::vector<kernels::SimdLevel>& levels) {
+  std::vector<std::string> names;
+  for (const auto level : levels) names.emplace_back(kernels::simd_level_name(level));
+  return names;
+}
+
+}  // namespace
 
 void bind_runtime(nb::module_& m) {
   m.def(
@@ -68,24 +77,10 @@ void bind_runtime(nb::module_& m) {
   m.def("simd_features", &runtime::simd_features, "SIMD instruction sets this CPU offers.");
 
   m.def(
-      "simd_levels",
-      [] {
-        std::vector<std::string> names;
-        for (auto level : kernels::supported_simd_levels()) {
-          names.emplace_back(kernels::simd_level_name(level));
-        }
-        return names;
-      },
+      "simd_levels", [] { return level_names(kernels::supported_simd_levels()); },
       "Kernel builds this CPU can run, narrowest first.");
   m.def(
-      "built_simd_levels",
-      [] {
-        std::vector<std::string> names;
-        for (auto level : kernels::built_simd_levels()) {
-          names.emplace_back(kernels::simd_level_name(level));
-        }
-        return names;
-      },
+      "built_simd_levels", [] { return level_names(kernels::built_simd_levels()); },
       "Kernel builds in this binary, narrowest first.");
   m.def(
       "simd_level",
