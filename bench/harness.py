@@ -6,20 +6,27 @@ registered with a :class:`Children`, whose ``stop_all`` (called from a ``finally
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import json
 import os
+import platform
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
-from typing import Any, TextIO
+from types import FrameType
+from typing import Any, NoReturn, TextIO
+
+import gilfree
 
 __all__ = [
     "LOOPBACK",
@@ -28,14 +35,25 @@ __all__ = [
     "Server",
     "ServiceSpec",
     "WrkSummary",
+    "add_subset_option",
+    "bench_parser",
+    "chosen_subset",
     "cpu_rate",
     "free_port",
+    "gilfree_serve",
     "machine_cpu_seconds",
+    "machine_info",
     "open_request",
     "parse_wrk_summary",
     "progress",
+    "results_head",
+    "run_and_report",
     "running_threads",
+    "server_env",
+    "start_run",
+    "task_files",
     "timed_request",
+    "uvicorn_factory",
     "wait_for_cpu",
     "wait_for_threads",
     "wrk_command",
@@ -136,6 +154,38 @@ class ServiceSpec:
     command: Callable[[int], list[str]]  # port -> argv
 
 
+def _python_module(*module: str, options: Sequence[str]) -> Callable[[int], list[str]]:
+    """port -> ``python -m <module...> --host 127.0.0.1 --port <port> <options...>``."""
+    python = sys.executable
+
+    def command(port: int) -> list[str]:
+        return [python, "-m", *module, "--host", LOOPBACK, "--port", str(port), *options]
+
+    return command
+
+
+def uvicorn_factory(factory: str) -> Callable[[int], list[str]]:
+    """The command line of a peer app: ``uvicorn --factory`` with uvloop and httptools, quiet."""
+    options = ("--loop", "uvloop", "--http", "httptools", "--log-level", "warning")
+    return _python_module("uvicorn", "--factory", factory, options=(*options, "--no-access-log"))
+
+
+def gilfree_serve(threads: int) -> Callable[[int], list[str]]:
+    """The command line of gilfree's own service, ``gilfree serve`` with ``threads`` workers."""
+    options = ("--threads", str(threads), "--log-level", "warning")
+    return _python_module("gilfree.cli", "serve", options=options)
+
+
+def server_env(threads: int, settings: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment with gilfree's settings at their defaults but for ``threads``
+    and ``settings``, and the repository importable (for the peers)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GILFREE_")}
+    env["GILFREE_THREADS"] = str(threads)
+    env.update(settings or {})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
 @dataclass
 class Server:
     """A running service: its process, port and log, restartable."""
@@ -226,18 +276,20 @@ def wait_for_cpu(
     return None
 
 
-def running_threads(pid: int) -> int:
-    """Threads of process ``pid`` running or ready to run (state R) at this instant."""
-    count = 0
+def task_files(pid: int, name: str) -> Iterator[str]:
+    """The text of ``/proc/PID/task/TID/<name>`` for every thread of ``pid`` that still lives."""
     for task in os.scandir(f"/proc/{pid}/task"):
         try:
-            with open(f"{task.path}/stat", encoding="ascii") as stat:
+            with open(f"{task.path}/{name}", encoding="ascii") as stat:
                 text = stat.read()
         except (FileNotFoundError, ProcessLookupError):
             continue  # the thread ended meanwhile
-        if text[text.rindex(")") + 2] == "R":
-            count += 1
-    return count
+        yield text
+
+
+def running_threads(pid: int) -> int:
+    """Threads of process ``pid`` running or ready to run (state R) at this instant."""
+    return sum(text[text.rindex(")") + 2] == "R" for text in task_files(pid, "stat"))
 
 
 def wait_for_threads(
@@ -359,3 +411,154 @@ def parse_wrk_summary(output: str) -> WrkSummary:
                 raise RuntimeError(f"wrk completed no request:\n{output}")
             return summary
     raise RuntimeError(f"wrk printed no summary line:\n{output}")
+
+
+# -- the frame of a benchmark run: the machine, the arguments, the main function ------------------
+
+
+def _first_line(argv: list[str]) -> str | None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0].strip() if lines else None
+
+
+def _wrk_version(wrk: str) -> str | None:
+    line = _first_line([wrk, "--version"])  # "wrk 4.2.0 [epoll] Copyright (C) 2012 Will Glozer"
+    return line.split(" Copyright")[0] if line else None
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                name, _, value = line.partition(":")
+                if name.strip() in ("model name", "Model", "cpu model"):
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info(threads: int) -> dict[str, Any]:
+    info = gilfree.build_info()
+    packages: dict[str, str | None] = {}
+    for name in ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic", "anyio"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    wrk = wrk_path()
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cpu_model": _cpu_model(),
+        "usable_cpus": info["usable_cpus"],
+        "affinity_cpus": len(os.sched_getaffinity(0)),
+        "os_cpus": os.cpu_count(),
+        "native_threads": threads,
+        "platform": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "gilfree": gilfree.__version__,
+        "gilfree_build": {key: info[key] for key in ("compiler", "build_type", "simd")},
+        "git_commit": _first_line(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"]),
+        "packages": packages,
+        "wrk": _wrk_version(wrk) if wrk else None,
+    }
+
+
+def start_run(mode: str, threads: int, what: str, logs: Path, *, quiet_cores: float) -> float:
+    """Empties ``logs``, says what runs, and returns the cores the machine kept busy over the
+    second before (with a warning above ``quiet_cores``: other processes compete)."""
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    progress(f"{mode} run on {threads} usable CPUs; {what}")
+    machine0, wall0 = machine_cpu_seconds(), time.monotonic()
+    time.sleep(1.0)
+    busy_before = (machine_cpu_seconds() - machine0) / (time.monotonic() - wall0)
+    if busy_before > quiet_cores:
+        progress(
+            f"warning: {busy_before:.2f} cores were busy before the benchmark started: other"
+            " processes compete with it, so its figures will be noisy"
+        )
+    return busy_before
+
+
+def results_head(
+    mode: str, plan: dict[str, Any], threads: int, busy_before: float
+) -> dict[str, Any]:
+    """The first entries of a run's results: the schema, the mode, the machine and the plan."""
+    return {
+        "schema": 1,
+        "mode": mode,
+        "machine": {**machine_info(threads), "cores_busy_before_start": busy_before},
+        "plan": plan,
+    }
+
+
+def bench_parser(
+    prog: str, doc: str | None, *, quick: str, outputs: str
+) -> argparse.ArgumentParser:
+    """The arguments every HTTP benchmark takes: ``--quick`` and ``--out``."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO_ROOT / "bench" / "out",
+        help=f"where {outputs} go (default bench/out)",
+    )
+    return parser
+
+
+def add_subset_option(parser: argparse.ArgumentParser, option: str, allowed: Sequence[str]) -> None:
+    parser.add_argument(
+        f"--{option}",
+        default=",".join(allowed),
+        help=f"comma-separated subset of {','.join(allowed)} (default: all)",
+    )
+
+
+def chosen_subset(
+    parser: argparse.ArgumentParser, option: str, value: str, allowed: Sequence[str]
+) -> list[str]:
+    """The items of a comma-separated ``--option`` value, in the order of ``allowed``."""
+    chosen = [item.strip() for item in value.split(",") if item.strip()]
+    unknown = sorted(set(chosen) - set(allowed))
+    if unknown or not chosen:
+        parser.error(f"--{option}: choose from {', '.join(allowed)} (got {unknown or 'none'})")
+    return [item for item in allowed if item in chosen]
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the children
+
+
+def run_and_report(
+    run: Callable[[Children], dict[str, Any]],
+    write: Callable[[dict[str, Any]], list[Path]],
+    *,
+    unit_sep: str,
+) -> int:
+    """Runs a benchmark with its children stopped however it ends, writes its results and says
+    how each target fared (``unit_sep`` between a figure and its unit); the exit status."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    children = Children()
+    try:
+        results = run(children)
+    except KeyboardInterrupt:
+        progress("interrupted: every subprocess stopped, nothing written")
+        return 130
+    finally:
+        children.stop_all()
+    paths = write(results)
+    for target in results["targets"]:
+        verdict = {True: "PASS", False: "FAIL", None: "not measured"}[target["passed"]]
+        measured = target["measured"]
+        shown = "-" if measured is None else f"{measured:.3g}{unit_sep}{target['unit']}"
+        goal = target.get("goal", "<=")
+        progress(f"target: {target['target']}: {shown} ({goal} {target['limit']:g}): {verdict}")
+    for path in paths:
+        progress(f"wrote {path}")
+    return 0

@@ -23,12 +23,9 @@ import http.client
 import json
 import math
 import os
-import platform
 import select
-import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,11 +33,9 @@ from array import array
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from types import FrameType
-from typing import Any, NoReturn
+from typing import Any
 
 if __package__ in (None, ""):  # run as a file: make the `bench` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -49,10 +44,9 @@ import uvloop
 from starlette.concurrency import run_in_threadpool
 
 import gilfree
-from bench import runtime_report
+from bench import harness, runtime_report
 from bench.harness import (
     LOOPBACK,
-    REPO_ROOT,
     Children,
     Server,
     ServiceSpec,
@@ -179,44 +173,26 @@ class Run:
 
 
 def service_specs(threads: int) -> dict[str, ServiceSpec]:
-    python = sys.executable
-    uvicorn_flags = ["--loop", "uvloop", "--http", "httptools", "--log-level", "warning"]
-
-    def peer(factory: str) -> Callable[[int], list[str]]:
-        def command(port: int) -> list[str]:
-            return [
-                *(python, "-m", "uvicorn", "--factory", factory),
-                *("--host", LOOPBACK, "--port", str(port), *uvicorn_flags, "--no-access-log"),
-            ]
-
-        return command
-
-    def gilfree_serve(port: int) -> list[str]:
-        return [
-            *(python, "-m", "gilfree.cli", "serve", "--host", LOOPBACK, "--port", str(port)),
-            *("--threads", str(threads), "--log-level", "warning"),
-        ]
-
     specs = [
         ServiceSpec(
             "gilfree",
             "gilfree",
             "gilfree's service: `gilfree serve` (uvicorn, uvloop, httptools)",
-            gilfree_serve,
+            harness.gilfree_serve(threads),
         ),
         ServiceSpec(
             "threadpool",
             "run_in_threadpool",
             "the same endpoints calling `gilfree.process_numbers` through `run_in_threadpool`"
             " (bench/peers/threadpool.py)",
-            peer("bench.peers.threadpool:create_app"),
+            harness.uvicorn_factory("bench.peers.threadpool:create_app"),
         ),
         ServiceSpec(
             "blocking",
             "blocking async def",
             "the same endpoints calling `gilfree.process_numbers` directly inside `async def`,"
             " blocking the event loop (bench/peers/blocking.py)",
-            peer("bench.peers.blocking:create_app"),
+            harness.uvicorn_factory("bench.peers.blocking:create_app"),
         ),
     ]
     return {spec.key: spec for spec in specs}
@@ -224,16 +200,15 @@ def service_specs(threads: int) -> dict[str, ServiceSpec]:
 
 def server_env(run: Run) -> dict[str, str]:
     """The environment every service gets: the caller's, with gilfree's settings made explicit."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GILFREE_")}
     plan = run.plan
     work = max(plan.huge_numbers * plan.huge_iterations, plan.load_numbers * run.load_iterations)
-    env["GILFREE_THREADS"] = str(run.threads)
     iterations = max(MAX_ITERATIONS, WARM_UP_ITERATIONS, run.load_iterations)
-    env["GILFREE_MAX_ITERATIONS"] = str(iterations)  # the peers read it too
-    env["GILFREE_MAX_WORK"] = str(max(10**10, work))
-    env["GILFREE_MAX_QUEUED_WORK"] = str(max(4 * 10**10, 4 * work))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env
+    settings = {
+        "GILFREE_MAX_ITERATIONS": str(iterations),  # the peers read it too
+        "GILFREE_MAX_WORK": str(max(10**10, work)),
+        "GILFREE_MAX_QUEUED_WORK": str(max(4 * 10**10, 4 * work)),
+    }
+    return harness.server_env(run.threads, settings)
 
 
 def numbers_body(count: int) -> bytes:
@@ -683,58 +658,6 @@ def measure_small_behind_huge(server: Server, run: Run) -> dict[str, Any]:
 # -- the run -----------------------------------------------------------------------------------
 
 
-def _first_line(argv: list[str]) -> str | None:
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    lines = (done.stdout or done.stderr).strip().splitlines()
-    return lines[0].strip() if lines else None
-
-
-def _wrk_version(wrk: str) -> str | None:
-    line = _first_line([wrk, "--version"])  # "wrk 4.2.0 [epoll] Copyright (C) 2012 Will Glozer"
-    return line.split(" Copyright")[0] if line else None
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
-            for line in cpuinfo:
-                name, _, value = line.partition(":")
-                if name.strip() in ("model name", "Model", "cpu model"):
-                    return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_info(threads: int) -> dict[str, Any]:
-    info = gilfree.build_info()
-    packages: dict[str, str | None] = {}
-    for name in ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic", "anyio"):
-        try:
-            packages[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            packages[name] = None
-    wrk = wrk_path()
-    return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "cpu_model": _cpu_model(),
-        "usable_cpus": info["usable_cpus"],
-        "affinity_cpus": len(os.sched_getaffinity(0)),
-        "os_cpus": os.cpu_count(),
-        "native_threads": threads,
-        "platform": platform.platform(),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "gilfree": gilfree.__version__,
-        "gilfree_build": {key: info[key] for key in ("compiler", "build_type", "simd")},
-        "git_commit": _first_line(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"]),
-        "packages": packages,
-        "wrk": _wrk_version(wrk) if wrk else None,
-    }
-
-
 def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's targets against the measured figures; a skipped phase gives no verdict."""
     targets: list[dict[str, Any]] = []
@@ -790,22 +713,12 @@ def run_benchmark(
 ) -> dict[str, Any]:
     threads = int(gilfree.build_info()["usable_cpus"])
     logs = out / "runtime_logs"
-    shutil.rmtree(logs, ignore_errors=True)
-    logs.mkdir(parents=True)
-    progress(f"{plan.mode} run on {threads} usable CPUs; phases: {', '.join(phases)}")
-    machine0, wall0 = machine_cpu_seconds(), time.monotonic()
-    time.sleep(1.0)
-    busy_before = (machine_cpu_seconds() - machine0) / (time.monotonic() - wall0)
-    if busy_before > runtime_report.QUIET_CORES:
-        progress(
-            f"warning: {busy_before:.2f} cores were busy before the benchmark started: other"
-            " processes compete with it, so its figures will be noisy"
-        )
+    phase_list = f"phases: {', '.join(phases)}"
+    busy_before = harness.start_run(
+        plan.mode, threads, phase_list, logs, quiet_cores=runtime_report.QUIET_CORES
+    )
     results: dict[str, Any] = {
-        "schema": 1,
-        "mode": plan.mode,
-        "machine": {**machine_info(threads), "cores_busy_before_start": busy_before},
-        "plan": asdict(plan),
+        **harness.results_head(plan.mode, asdict(plan), threads, busy_before),
         "method": {
             "busy_share": BUSY_SHARE,
             "busy_timeout_s": BUSY_TIMEOUT_S,
@@ -870,27 +783,14 @@ def run_benchmark(
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.runtime_bench",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+    parser = harness.bench_parser(
+        "python -m bench.runtime_bench",
+        __doc__,
+        quick="a short run (about 2 minutes)",
+        outputs="runtime.json, runtime.md and runtime_healthz.png",
     )
-    parser.add_argument("--quick", action="store_true", help="a short run (about 2 minutes)")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=REPO_ROOT / "bench" / "out",
-        help="where runtime.json, runtime.md and runtime_healthz.png go (default bench/out)",
-    )
-    parser.add_argument(
-        "--phases",
-        default=",".join(PHASES),
-        help=f"comma-separated subset of {','.join(PHASES)} (default: all)",
-    )
-    parser.add_argument(
-        "--services",
-        default=",".join(SERVICE_KEYS),
-        help=f"comma-separated subset of {','.join(SERVICE_KEYS)} (default: all)",
-    )
+    harness.add_subset_option(parser, "phases", PHASES)
+    harness.add_subset_option(parser, "services", SERVICE_KEYS)
     parser.add_argument(
         "--load-numbers",
         type=int,
@@ -908,16 +808,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         if value is not None and value < 1:
             parser.error(f"--{option.replace('_', '-')} must be a positive integer")
     for option, allowed in (("phases", PHASES), ("services", SERVICE_KEYS)):
-        chosen = [item.strip() for item in getattr(args, option).split(",") if item.strip()]
-        unknown = sorted(set(chosen) - set(allowed))
-        if unknown or not chosen:
-            parser.error(f"--{option}: choose from {', '.join(allowed)} (got {unknown or 'none'})")
-        setattr(args, option, [item for item in allowed if item in chosen])
+        setattr(args, option, harness.chosen_subset(parser, option, getattr(args, option), allowed))
     return args
-
-
-def _exit_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
-    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the children
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -940,24 +832,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = replace(plan, load_iterations=args.load_iterations)
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    children = Children()
-    try:
-        results = run_benchmark(plan, args.phases, args.services, out, children)
-    except KeyboardInterrupt:
-        progress("interrupted: every subprocess stopped, nothing written")
-        return 130
-    finally:
-        children.stop_all()
-    paths = runtime_report.write_all(results, out)
-    for target in results["targets"]:
-        verdict = {True: "PASS", False: "FAIL", None: "not measured"}[target["passed"]]
-        measured = target["measured"]
-        shown = "-" if measured is None else f"{measured:.3g} {target['unit']}"
-        progress(f"target: {target['target']}: {shown} (<= {target['limit']:g}): {verdict}")
-    for path in paths:
-        progress(f"wrote {path}")
-    return 0
+    return harness.run_and_report(
+        lambda children: run_benchmark(plan, args.phases, args.services, out, children),
+        lambda results: runtime_report.write_all(results, out),
+        unit_sep=" ",
+    )
 
 
 if __name__ == "__main__":

@@ -24,38 +24,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import select
-import shutil
-import signal
 import socket
 import statistics
 import sys
 import threading
 import time
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from types import FrameType
-from typing import Any, NoReturn
+from typing import Any
 
 if __package__ in (None, ""):  # run as a file: make the `bench` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import gilfree
-from bench import runtime_report, wire_report
+from bench import harness, runtime_report, wire_report
 from bench.harness import (
     LOOPBACK,
-    REPO_ROOT,
     Children,
     Server,
     ServiceSpec,
     machine_cpu_seconds,
     progress,
 )
-from bench.runtime_bench import machine_info
 
 JSON = "application/json"
 OCTET_STREAM = "application/octet-stream"
@@ -154,31 +148,13 @@ VARIANT_KEYS = tuple(variant.key for variant in VARIANTS)
 
 
 def service_specs(threads: int) -> dict[str, ServiceSpec]:
-    python = sys.executable
-
-    def peer(factory: str) -> Callable[[int], list[str]]:
-        def command(port: int) -> list[str]:
-            return [
-                *(python, "-m", "uvicorn", "--factory", factory, "--host", LOOPBACK),
-                *("--port", str(port), "--loop", "uvloop", "--http", "httptools"),
-                *("--log-level", "warning", "--no-access-log"),
-            ]
-
-        return command
-
-    def gilfree_serve(port: int) -> list[str]:
-        return [
-            *(python, "-m", "gilfree.cli", "serve", "--host", LOOPBACK, "--port", str(port)),
-            *("--threads", str(threads), "--log-level", "warning"),
-        ]
-
     specs = [
         ServiceSpec(
             "gilfree",
             "gilfree",
             "gilfree's service, `gilfree serve` (uvicorn, uvloop, httptools): the body parsed,"
             " processed and written in C++ (src/gilfree/server/native_path.py)",
-            gilfree_serve,
+            harness.gilfree_serve(threads),
         ),
         ServiceSpec(
             "original",
@@ -187,7 +163,7 @@ def service_specs(threads: int) -> dict[str, ServiceSpec]:
             " `numbers: list[int]`, `await run_in_threadpool(gilfree.process_numbers, numbers,"
             " iterations)`, a dict returned for FastAPI to encode (`jsonable_encoder`, then"
             " `JSONResponse`) (bench/peers/original.py, uvicorn with uvloop and httptools)",
-            peer("bench.peers.original:create_app"),
+            harness.uvicorn_factory("bench.peers.original:create_app"),
         ),
         ServiceSpec(
             "original_model",
@@ -195,18 +171,10 @@ def service_specs(threads: int) -> dict[str, ServiceSpec]:
             "the same endpoint declared with `response_model=` a pydantic model, which FastAPI"
             " validates and dumps to JSON bytes in pydantic's core"
             " (bench/peers/original.py `create_app_with_response_model`)",
-            peer("bench.peers.original:create_app_with_response_model"),
+            harness.uvicorn_factory("bench.peers.original:create_app_with_response_model"),
         ),
     ]
     return {spec.key: spec for spec in specs}
-
-
-def server_env(threads: int) -> dict[str, str]:
-    """The caller's environment with gilfree's settings at their defaults, threads explicit."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GILFREE_")}
-    env["GILFREE_THREADS"] = str(threads)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env
 
 
 # -- payloads ------------------------------------------------------------------------------------
@@ -380,14 +348,8 @@ def verify(answer: Answer, variant: Variant, payload: Payload) -> None:
 
 def server_cpu_s(pid: int) -> float:
     """On-CPU seconds of every thread of ``pid`` (nanosecond schedstat, not clock ticks)."""
-    total = 0
-    for task in os.scandir(f"/proc/{pid}/task"):
-        try:
-            with open(f"{task.path}/schedstat", encoding="ascii") as stat:
-                total += int(stat.read().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # the thread ended meanwhile; its time is lost
-    return total / 1e9
+    # A thread that ended meanwhile is passed over: its time is lost.
+    return sum(int(text.split()[0]) for text in harness.task_files(pid, "schedstat")) / 1e9
 
 
 def memory_kib(pid: int) -> dict[str, int]:
@@ -730,17 +692,13 @@ def run_benchmark(
 ) -> dict[str, Any]:
     threads = int(gilfree.build_info()["usable_cpus"])
     logs = out / "wire_logs"
-    shutil.rmtree(logs, ignore_errors=True)
-    logs.mkdir(parents=True)
-    progress(f"{plan.mode} run on {threads} usable CPUs; variants: {len(variants)}")
-    machine0, wall0 = machine_cpu_seconds(), time.monotonic()
-    time.sleep(1.0)
-    busy_before = (machine_cpu_seconds() - machine0) / (time.monotonic() - wall0)
-    if busy_before > runtime_report.QUIET_CORES:
-        progress(
-            f"warning: {busy_before:.2f} cores were busy before the benchmark started: other"
-            " processes compete with it, so its figures will be noisy"
-        )
+    busy_before = harness.start_run(
+        plan.mode,
+        threads,
+        f"variants: {len(variants)}",
+        logs,
+        quiet_cores=runtime_report.QUIET_CORES,
+    )
     sizes = sorted(set(plan.sizes) | {plan.rss_numbers})
     progress(f"payloads: {', '.join(f'{n:,}' for n in sizes)} numbers ({plan.values})")
     payloads = {count: make_payload(count, plan.values, plan.iterations) for count in sizes}
@@ -751,16 +709,13 @@ def run_benchmark(
         children=children,
         logs=logs,
         threads=threads,
-        env=server_env(threads),
+        env=harness.server_env(threads),
         specs={key: spec for key, spec in specs.items() if key in used},
         variants=variants,
         payloads=payloads,
     )
     results: dict[str, Any] = {
-        "schema": 1,
-        "mode": plan.mode,
-        "machine": {**machine_info(threads), "cores_busy_before_start": busy_before},
-        "plan": asdict(plan),
+        **harness.results_head(plan.mode, asdict(plan), threads, busy_before),
         "method": {
             "client": "raw-socket HTTP/1.1, keep-alive, request prepared once, answer read"
             " to its Content-Length into a reused buffer",
@@ -796,16 +751,11 @@ def run_benchmark(
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.wire_bench",
-        description=__doc__.splitlines()[0] if __doc__ else None,
-    )
-    parser.add_argument("--quick", action="store_true", help="a short run (under a minute)")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=REPO_ROOT / "bench" / "out",
-        help="where wire.json, wire.md and wire_latency.png go (default bench/out)",
+    parser = harness.bench_parser(
+        "python -m bench.wire_bench",
+        __doc__,
+        quick="a short run (under a minute)",
+        outputs="wire.json, wire.md and wire_latency.png",
     )
     parser.add_argument(
         "--values",
@@ -813,22 +763,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="range",
         help="the numbers sent: 0..N-1 (default), or N seeded random int64 values (longer JSON)",
     )
-    parser.add_argument(
-        "--variants",
-        default=",".join(VARIANT_KEYS),
-        help=f"comma-separated subset of {','.join(VARIANT_KEYS)} (default: all)",
-    )
+    harness.add_subset_option(parser, "variants", VARIANT_KEYS)
     args = parser.parse_args(argv)
-    chosen = [item.strip() for item in args.variants.split(",") if item.strip()]
-    unknown = sorted(set(chosen) - set(VARIANT_KEYS))
-    if unknown or not chosen:
-        parser.error(f"--variants: choose from {', '.join(VARIANT_KEYS)} (got {unknown or 'none'})")
+    chosen = harness.chosen_subset(parser, "variants", args.variants, VARIANT_KEYS)
     args.variants = tuple(variant for variant in VARIANTS if variant.key in chosen)
     return args
-
-
-def _exit_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
-    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the children
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -842,26 +781,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = replace(plan, values=args.values)
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    children = Children()
-    try:
-        results = run_benchmark(plan, args.variants, out, children)
-    except KeyboardInterrupt:
-        progress("interrupted: every subprocess stopped, nothing written")
-        return 130
-    finally:
-        children.stop_all()
-    paths = wire_report.write_all(results, out)
-    for target in results["targets"]:
-        verdict = {True: "PASS", False: "FAIL", None: "not measured"}[target["passed"]]
-        measured = target["measured"]
-        shown = "-" if measured is None else f"{measured:.3g}{target['unit']}"
-        progress(
-            f"target: {target['target']}: {shown} ({target['goal']} {target['limit']:g}): {verdict}"
-        )
-    for path in paths:
-        progress(f"wrote {path}")
-    return 0
+    return harness.run_and_report(
+        lambda children: run_benchmark(plan, args.variants, out, children),
+        lambda results: wire_report.write_all(results, out),
+        unit_sep="",
+    )
 
 
 if __name__ == "__main__":

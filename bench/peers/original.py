@@ -46,31 +46,25 @@ async def _process(request: NumbersRequest, iterations: int) -> dict[str, Any]:
     return {"original_count": len(request.numbers), "processed_result": result}
 
 
-def _healthz(app: FastAPI) -> None:
+def _create(title: str, response_model: type[NumbersResponse] | None) -> FastAPI:
+    app = FastAPI(title=title)
+
+    @app.post("/process-numbers", response_model=response_model)
+    async def process_numbers(request: NumbersRequest, iterations: int = 1000) -> dict[str, Any]:
+        return await _process(request, iterations)
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    return app
+
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="peer: the original example's style")
-
     # The example's endpoint had no return annotation, so FastAPI inferred no response model;
     # response_model=None keeps it so while the function is typed.
-    @app.post("/process-numbers", response_model=None)
-    async def process_numbers(request: NumbersRequest, iterations: int = 1000) -> dict[str, Any]:
-        return await _process(request, iterations)
-
-    _healthz(app)
-    return app
+    return _create("peer: the original example's style", None)
 
 
 def create_app_with_response_model() -> FastAPI:
-    app = FastAPI(title="peer: the original example's style, with response_model")
-
-    @app.post("/process-numbers", response_model=NumbersResponse)
-    async def process_numbers(request: NumbersRequest, iterations: int = 1000) -> dict[str, Any]:
-        return await _process(request, iterations)
-
-    _healthz(app)
-    return app
+    return _create("peer: the original example's style, with response_model", NumbersResponse)
