@@ -123,6 +123,24 @@ TEST(WriteNumbers, ExactJson) {
             R"(9223372036854775807]})");
 }
 
+TEST(WriteNumbers, FormatsEveryDigitCountExactly) {
+  std::vector<std::int64_t> values{0, std::numeric_limits<std::int64_t>::min(),
+                                   std::numeric_limits<std::int64_t>::max()};
+  std::int64_t power = 1;
+  for (int digits = 1; digits <= 18; ++digits) {
+    power *= 10;
+    for (std::int64_t v : {power - 1, power, power + 1}) {
+      values.push_back(v);
+      values.push_back(-v);
+    }
+  }
+  char buffer[24];
+  for (const std::int64_t v : values) {
+    const std::size_t length = gilfree::wire::format_int64(v, buffer);
+    EXPECT_EQ(std::string(buffer, length), std::to_string(v));
+  }
+}
+
 TEST(WriteNumbers, RoundTripsThroughTheParser) {
   std::mt19937_64 rng(5);
   std::vector<std::int64_t> values(10'000);

@@ -171,32 +171,72 @@ ParsedNumbers parse_numbers_request(std::string_view body, std::size_t max_numbe
 
 namespace {
 
-std::size_t decimal_length(std::int64_t value) noexcept {
-  std::uint64_t magnitude =
-      value < 0 ? 0U - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
-  std::size_t length = value < 0 ? 2 : 1;
-  while (magnitude >= 10) {
-    magnitude /= 10;
-    ++length;
-  }
-  return length;
+std::uint64_t magnitude_of(std::int64_t value) noexcept {
+  return value < 0 ? 0U - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
 }
+
+constexpr std::uint64_t kPowersOfTen[20] = {1U,
+                                            10U,
+                                            100U,
+                                            1000U,
+                                            10000U,
+                                            100000U,
+                                            1000000U,
+                                            10000000U,
+                                            100000000U,
+                                            1000000000U,
+                                            10000000000U,
+                                            100000000000U,
+                                            1000000000000U,
+                                            10000000000000U,
+                                            100000000000000U,
+                                            1000000000000000U,
+                                            10000000000000000U,
+                                            100000000000000000U,
+                                            1000000000000000000U,
+                                            10000000000000000000U};
+
+// Digits of a magnitude in constant time: log10 from the bit length (log10(2) ~ 1233 / 4096),
+// then one comparison to correct it.
+std::size_t digit_count(std::uint64_t magnitude) noexcept {
+  const auto bits = static_cast<std::size_t>(64 - __builtin_clzll(magnitude | 1U));
+  const std::size_t guess = (bits * 1233) >> 12;  // floor(log10(2^bits)), off by at most one
+  const std::size_t digits = guess + (magnitude >= kPowersOfTen[guess] ? 1U : 0U);
+  return digits == 0 ? 1 : digits;  // 0 is written with one digit
+}
+
+std::size_t decimal_length(std::int64_t value) noexcept {
+  return digit_count(magnitude_of(value)) + (value < 0 ? 1 : 0);
+}
+
+// "00".."99": two digits per division.
+constexpr char kDigitPairs[201] =
+    "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546"
+    "4748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293"
+    "949596979899";
 
 }  // namespace
 
 std::size_t format_int64(std::int64_t value, char* out) noexcept {
-  char digits[20];
-  std::size_t n = 0;
-  std::uint64_t magnitude =
-      value < 0 ? 0U - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
-  do {
-    digits[n++] = static_cast<char>('0' + magnitude % 10);
-    magnitude /= 10;
-  } while (magnitude != 0);
+  std::uint64_t magnitude = magnitude_of(value);
   std::size_t length = 0;
   if (value < 0) out[length++] = '-';
-  while (n > 0) out[length++] = digits[--n];
-  return length;
+  const std::size_t digits = digit_count(magnitude);
+  char* p = out + length + digits;  // written backwards from the end
+  while (magnitude >= 100) {
+    const auto pair = static_cast<std::size_t>(magnitude % 100) * 2;
+    magnitude /= 100;
+    *--p = kDigitPairs[pair + 1];
+    *--p = kDigitPairs[pair];
+  }
+  if (magnitude >= 10) {
+    const auto pair = static_cast<std::size_t>(magnitude) * 2;
+    *--p = kDigitPairs[pair + 1];
+    *--p = kDigitPairs[pair];
+  } else {
+    *--p = static_cast<char>('0' + magnitude);
+  }
+  return length + digits;
 }
 
 std::string write_numbers_response(std::size_t original_count,
