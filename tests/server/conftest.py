@@ -37,3 +37,21 @@ def make_client() -> Iterator[MakeClient]:
             return stack.enter_context(TestClient(app))
 
         yield make
+
+
+def asgi_post_scope(query_string: bytes, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """The ASGI scope of a POST /process-numbers, for tests that drive the app directly."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/process-numbers",
+        "raw_path": b"/process-numbers",
+        "root_path": "",
+        "query_string": query_string,
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }

@@ -17,7 +17,7 @@ from starlette.types import Message
 import gilfree
 from gilfree import reference
 from gilfree.server import create_app
-from tests.server.conftest import default_settings
+from tests.server.conftest import asgi_post_scope, default_settings
 
 MakeClient = Callable[..., TestClient]
 
@@ -160,19 +160,7 @@ async def test_client_disconnect_cancels_the_native_job() -> None:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/process-numbers",
-        "raw_path": b"/process-numbers",
-        "query_string": HUGE_QUERY.encode(),
-        "headers": [(b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = asgi_post_scope(HUGE_QUERY.encode(), [(b"content-type", b"application/json")])
     async with app.router.lifespan_context(app):
         cancelled = gilfree.executor_stats()["cancelled"]
         request = asyncio.ensure_future(app(scope, receive, send))

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from gilfree import INT64_MAX, INT64_MIN, reference
 from gilfree.server import create_app
-from tests.server.conftest import default_settings
+from tests.server.conftest import asgi_post_scope, default_settings
 from tests.server.plain_fastapi import plain_app
 
 MakeClient = Callable[..., TestClient]  # the make_client fixture (conftest.py)
@@ -345,20 +345,7 @@ def _asgi_post(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/process-numbers",
-        "raw_path": b"/process-numbers",
-        "root_path": "",
-        "query_string": b"iterations=1",
-        "headers": [(b"host", b"testserver"), *headers],
-        "client": ("testclient", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = asgi_post_scope(b"iterations=1", [(b"host", b"testserver"), *headers])
 
     async def call() -> None:
         try:
