@@ -1,11 +1,16 @@
 // Executor and parallel-op tests: results independent of thread count, errors, concurrent callers.
 #include <gtest/gtest.h>
 
+#if defined(__linux__)
+#include <pthread.h>
+#endif
+
 #include <atomic>
 #include <cstdint>
 #include <random>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -53,6 +58,19 @@ TEST(Executor, UsesSeveralWorkers) {
   });
   EXPECT_EQ(seen.size(), 4U);
 }
+
+#if defined(__linux__)
+TEST(Executor, WorkersAreNamed) {
+  Executor executor(2);
+  std::string name;
+  executor.run(1, [&](std::size_t, const ChunkContext&) {
+    char buffer[16] = {};
+    pthread_getname_np(pthread_self(), buffer, sizeof(buffer));
+    name = buffer;
+  });
+  EXPECT_EQ(name, "gilfree-worker");
+}
+#endif
 
 TEST(Executor, ZeroChunksReturnsAtOnce) {
   Executor executor(2);
