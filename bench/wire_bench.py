@@ -2,7 +2,9 @@
 
 Measures, on this machine and in one run, with every service in its own uvicorn process (uvloop,
 httptools) and the kernel at ``iterations=1`` (so the cost under test is moving the numbers in and
-out, not computing them), for 10,000 and 1,000,000 numbers:
+out, not computing them), for 10,000 and 1,000,000 numbers, each of two distributions in turn
+(0..N-1, whose JSON is short, and N seeded random values over the whole int64 range, whose JSON
+is about three times longer; ``--values`` keeps one):
 
 1. the latency of a whole round trip (request sent, whole answer read) for gilfree's service
    (JSON in and out; octet-stream in and out; octet-stream in, JSON out; JSON in, octet-stream
@@ -10,8 +12,8 @@ out, not computing them), for 10,000 and 1,000,000 numbers:
    model, ``run_in_threadpool``, a dict returned), without and with ``response_model=``;
 2. the server's peak RSS during one 1,000,000-number request, over its idle RSS, as a multiple
    of the request body's size;
-3. the targets: gilfree's JSON round trip >= 10x faster than the original style, extra peak RSS
-   <= 3x the body, octet-stream >= 3x faster than JSON.
+3. the targets, each evaluated for each distribution: gilfree's JSON round trip >= 10x faster
+   than the original style, extra peak RSS <= 3x the body, octet-stream >= 3x faster than JSON.
 
 The client is a raw-socket HTTP/1.1 client on a keep-alive connection that sends a request
 prepared once (head and body in one bytes object) and reads exactly Content-Length bytes into a
@@ -60,11 +62,20 @@ RSS_POLL_S = 0.001
 # Idle time before an RSS baseline is read, so that the previous request's clean-up is over.
 RSS_SETTLE_S = 0.2
 VALUE_KINDS = ("range", "int64")
+# How each distribution is named in the report and described in its opening.
+VALUE_LABELS = {"range": "0..N-1", "int64": "random int64"}
+VALUE_DESCRIPTIONS = {
+    "range": "0, 1, ..., N-1",
+    "int64": "N seeded random values over the whole int64 range",
+}
 
 
 @dataclass(frozen=True)
 class Plan:
     """Sizes and repeat counts of one run; ``QUICK`` and ``FULL`` are the two presets.
+
+    Each distribution of ``values`` is measured in turn, memory then latency, with every phase
+    below run once per distribution.
 
     Latency: every variant is measured in ``rounds`` rounds, the variants taking turns within
     each round (so that a burst of other work on the machine hits them all alike); in a round a
@@ -84,7 +95,7 @@ class Plan:
     rss_later_requests: int
     floor_requests: int
     iterations: int = ITERATIONS
-    values: str = "range"
+    values: tuple[str, ...] = VALUE_KINDS
 
 
 QUICK = Plan(
@@ -459,7 +470,6 @@ class Run:
     env: dict[str, str]
     specs: dict[str, ServiceSpec]
     variants: tuple[Variant, ...]
-    payloads: dict[int, Payload]
     servers: dict[str, Server] = field(default_factory=dict)
 
     def server(self, key: str) -> Server:
@@ -478,7 +488,7 @@ def _fresh(server: Server) -> None:
         server.start()
 
 
-def measure_memory(run: Run) -> dict[str, Any]:
+def measure_memory(run: Run, values: str, payloads: dict[int, Payload]) -> dict[str, Any]:
     """Peak RSS of each variant's server during rss_numbers-number requests, on a fresh server.
 
     Each peak is taken over two baselines: the idle RSS just before that request, and the idle
@@ -486,14 +496,14 @@ def measure_memory(run: Run) -> dict[str, Any]:
     request raises the first baseline and so hides itself from the first figure; the second
     counts it.
     """
-    plan = run.plan
-    payload = run.payloads[plan.rss_numbers]
-    warm_payload = run.payloads[min(run.payloads)]
+    plan, label = run.plan, VALUE_LABELS[values]
+    payload = payloads[plan.rss_numbers]
+    warm_payload = payloads[min(payloads)]
     results: dict[str, Any] = {}
     for variant in run.variants:
         server = run.server(variant.service)
         _fresh(server)
-        progress(f"memory: {variant.label}: fresh server, {plan.rss_numbers:,} numbers")
+        progress(f"memory ({label}): {variant.label}: fresh server, {plan.rss_numbers:,} numbers")
         body_bytes = len(payload.body(variant))
         with Client(server.port) as client:
             warm = client.round_trip(
@@ -505,7 +515,9 @@ def measure_memory(run: Run) -> dict[str, Any]:
             for attempt in range(1 + plan.rss_later_requests):
                 measured = measure_peak_rss(server, client, request)
                 if measured["status"] != 200:
-                    raise RuntimeError(f"memory: {variant.label}: status {measured['status']}")
+                    raise RuntimeError(
+                        f"memory ({label}): {variant.label}: status {measured['status']}"
+                    )
                 if attempt > 0:
                     del measured["timeline"]
                 tries.append(measured)
@@ -521,7 +533,7 @@ def measure_memory(run: Run) -> dict[str, Any]:
         worst = max(tries, key=lambda t: t["extra_over_fresh_kib"])
         first = tries[0]
         progress(
-            f"memory: {variant.label}: body {body_bytes / 2**20:.3g} MiB, idle RSS"
+            f"memory ({label}): {variant.label}: body {body_bytes / 2**20:.3g} MiB, idle RSS"
             f" {fresh_idle / 1024:.0f} MiB, extra peak {first['extra_peak_kib'] / 1024:.1f} MiB"
             f" ({first['multiple_of_body']:.2f}x body); worst of {len(tries)} over the fresh"
             f" idle RSS {worst['extra_over_fresh_kib'] / 1024:.1f} MiB"
@@ -564,8 +576,9 @@ class Series:
     server_cpu_s: float = 0.0
 
 
-def measure_latency(run: Run, count: int) -> dict[str, Any]:
-    plan, payload = run.plan, run.payloads[count]
+def measure_latency(run: Run, values: str, payload: Payload) -> dict[str, Any]:
+    plan, count = run.plan, payload.count
+    where = f"latency ({VALUE_LABELS[values]}): {count:,} numbers"
     series: list[Series] = []
     try:
         for variant in run.variants:
@@ -581,7 +594,7 @@ def measure_latency(run: Run, count: int) -> dict[str, Any]:
             estimate = min(warm)
             entry.per_round = max(1, min(plan.max_per_round, int(plan.round_budget_s / estimate)))
             progress(
-                f"latency: {count:,} numbers: {variant.label}: verified; warm-up"
+                f"{where}: {variant.label}: verified; warm-up"
                 f" {estimate * 1e3:.3g} ms, {entry.per_round} per round"
             )
         machine0, client0, wall0 = machine_cpu_seconds(), time.process_time(), time.monotonic()
@@ -596,7 +609,7 @@ def measure_latency(run: Run, count: int) -> dict[str, Any]:
                         raise RuntimeError(f"{entry.variant.label}: status {answer.status}")
                     entry.seconds.append(answer.seconds)
                 entry.server_cpu_s += server_cpu_s(pid) - cpu0
-            progress(f"latency: {count:,} numbers: round {round_index + 1}/{plan.rounds} done")
+            progress(f"{where}: round {round_index + 1}/{plan.rounds} done")
         wall = time.monotonic() - wall0
         servers_cpu = sum(server_cpu_s(s.pid) - servers_cpu0[k] for k, s in run.servers.items())
         client_cpu = time.process_time() - client0
@@ -612,7 +625,7 @@ def measure_latency(run: Run, count: int) -> dict[str, Any]:
         summary["request_bytes"] = len(entry.request)
         variants[entry.variant.key] = summary
         progress(
-            f"latency: {count:,} numbers: {entry.variant.label}: median"
+            f"{where}: {entry.variant.label}: median"
             f" {summary['median_ms']:.3g} ms, p90 {summary['p90_ms']:.3g} ms"
         )
     return {
@@ -632,26 +645,36 @@ def measure_latency(run: Run, count: int) -> dict[str, Any]:
 
 
 def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets against the measured figures; a figure not measured gives no verdict."""
+    """The issue's targets against the measured figures, each target once per distribution (in
+    the plan's order); a figure not measured gives no verdict."""
     targets: list[dict[str, Any]] = []
-    big = results["plan"]["rss_numbers"]
-    latency = results.get("latency", {}).get(str(big), {}).get("variants", {})
+    plan = results["plan"]
+    big = plan["rss_numbers"]
+    distributions: dict[str, Any] = results.get("distributions", {})
 
-    def median_of(key: str) -> float | None:
-        entry = latency.get(key)
+    def median_of(values: str, key: str) -> float | None:
+        latency = distributions.get(values, {}).get("latency", {})
+        entry = latency.get(str(big), {}).get("variants", {}).get(key)
         return None if entry is None else float(entry["median_ms"])
 
-    def speedup(slow: str, fast: str) -> float | None:
-        slow_ms, fast_ms = median_of(slow), median_of(fast)
+    def speedup(values: str, slow: str, fast: str) -> float | None:
+        slow_ms, fast_ms = median_of(values, slow), median_of(values, fast)
         return None if slow_ms is None or fast_ms is None else slow_ms / fast_ms
 
-    def target(name: str, measured: float | None, goal: str, limit: float, unit: str) -> None:
+    def first_multiple(values: str) -> float | None:
+        memory = distributions.get(values, {}).get("memory", {}).get("gilfree_json")
+        return None if memory is None else float(memory["first_multiple_of_body"])
+
+    def target(
+        name: str, values: str, measured: float | None, goal: str, limit: float, unit: str
+    ) -> None:
         passed = None
         if measured is not None:
             passed = measured >= limit if goal == ">=" else measured <= limit
         targets.append(
             {
                 "target": name,
+                "values": values,
                 "goal": goal,
                 "limit": limit,
                 "unit": unit,
@@ -660,30 +683,37 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
 
-    count = f"{big:,} numbers, iterations={results['plan']['iterations']}"
-    target(
-        f"gilfree JSON round trip vs the original style ({count}; original / gilfree, medians)",
-        speedup("original", "gilfree_json"),
-        ">=",
-        10.0,
-        "x",
-    )
-    memory = results.get("memory", {}).get("gilfree_json")
-    target(
-        f"gilfree JSON: extra peak RSS of a {big:,}-number request over the idle RSS / its body"
-        " (the first such request of a fresh server)",
-        None if memory is None else float(memory["first_multiple_of_body"]),
-        "<=",
-        3.0,
-        "x",
-    )
-    target(
-        f"gilfree octet-stream in and out vs JSON in and out ({count}; JSON / octet-stream)",
-        speedup("gilfree_json", "gilfree_octet"),
-        ">=",
-        3.0,
-        "x",
-    )
+    count = f"{big:,} numbers, iterations={plan['iterations']}"
+    for values in plan["values"]:
+        target(
+            f"gilfree JSON round trip vs the original style, {VALUE_LABELS[values]} ({count};"
+            " original / gilfree, medians)",
+            values,
+            speedup(values, "original", "gilfree_json"),
+            ">=",
+            10.0,
+            "x",
+        )
+    for values in plan["values"]:
+        target(
+            f"gilfree JSON, {VALUE_LABELS[values]}: extra peak RSS of a {big:,}-number request"
+            " over the idle RSS / its body (the first such request of a fresh server)",
+            values,
+            first_multiple(values),
+            "<=",
+            3.0,
+            "x",
+        )
+    for values in plan["values"]:
+        target(
+            f"gilfree octet-stream in and out vs JSON in and out, {VALUE_LABELS[values]}"
+            f" ({count}; JSON / octet-stream)",
+            values,
+            speedup(values, "gilfree_json", "gilfree_octet"),
+            ">=",
+            3.0,
+            "x",
+        )
     return targets
 
 
@@ -695,13 +725,11 @@ def run_benchmark(
     busy_before = harness.start_run(
         plan.mode,
         threads,
-        f"variants: {len(variants)}",
+        f"variants: {len(variants)}; numbers: {', '.join(VALUE_LABELS[v] for v in plan.values)}",
         logs,
         quiet_cores=runtime_report.QUIET_CORES,
     )
     sizes = sorted(set(plan.sizes) | {plan.rss_numbers})
-    progress(f"payloads: {', '.join(f'{n:,}' for n in sizes)} numbers ({plan.values})")
-    payloads = {count: make_payload(count, plan.values, plan.iterations) for count in sizes}
     specs = service_specs(threads)
     used = {variant.service for variant in variants}
     run = Run(
@@ -712,7 +740,6 @@ def run_benchmark(
         env=harness.server_env(threads),
         specs={key: spec for key, spec in specs.items() if key in used},
         variants=variants,
-        payloads=payloads,
     )
     results: dict[str, Any] = {
         **harness.results_head(plan.mode, asdict(plan), threads, busy_before),
@@ -735,14 +762,28 @@ def run_benchmark(
             }
             for variant in variants
         },
+        "distributions": {},
     }
+    # Schema 2: the measurements sit under "distributions", one entry per kind of numbers.
+    results["schema"] = 2
     try:
-        results["memory"] = measure_memory(run)
-        for key in run.specs:  # fresh servers for the latency, all up at once
-            _fresh(run.server(key))
-        if "gilfree" in run.servers:
-            results["floor"] = measure_floor(run)
-        results["latency"] = {str(count): measure_latency(run, count) for count in plan.sizes}
+        for values in plan.values:
+            label = VALUE_LABELS[values]
+            progress(f"payloads ({label}): {', '.join(f'{n:,}' for n in sizes)} numbers")
+            payloads = {count: make_payload(count, values, plan.iterations) for count in sizes}
+            measured: dict[str, Any] = {
+                "label": label,
+                "description": VALUE_DESCRIPTIONS[values],
+            }
+            results["distributions"][values] = measured
+            measured["memory"] = measure_memory(run, values, payloads)
+            for key in run.specs:  # fresh servers for the latency, all up at once
+                _fresh(run.server(key))
+            if "gilfree" in run.servers and "floor" not in results:
+                results["floor"] = measure_floor(run)
+            measured["latency"] = {
+                str(count): measure_latency(run, values, payloads[count]) for count in plan.sizes
+            }
     finally:
         for server in run.servers.values():
             server.stop(grace_s=2.0)
@@ -759,14 +800,16 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--values",
-        choices=VALUE_KINDS,
-        default="range",
-        help="the numbers sent: 0..N-1 (default), or N seeded random int64 values (longer JSON)",
+        choices=("both", *VALUE_KINDS),
+        default="both",
+        help="the numbers sent: 0..N-1 and N seeded random int64 values (longer JSON) in turn"
+        " (both, the default), or only one of them",
     )
     harness.add_subset_option(parser, "variants", VARIANT_KEYS)
     args = parser.parse_args(argv)
     chosen = harness.chosen_subset(parser, "variants", args.variants, VARIANT_KEYS)
     args.variants = tuple(variant for variant in VARIANTS if variant.key in chosen)
+    args.values = VALUE_KINDS if args.values == "both" else (args.values,)
     return args
 
 
