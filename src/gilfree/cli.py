@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import math
 import os
@@ -30,28 +29,6 @@ def _port(text: str) -> int:
     return value
 
 
-# glibc raises its mmap threshold each time a large block is freed, after which the multi-MiB
-# buffers of large requests stay in the heap and the resident size of a server only grows.
-# Pinned at 128 KiB, such buffers are mapped and given back to the OS per request.
-_MMAP_THRESHOLD = 128 * 1024
-
-
-def _return_large_buffers_to_the_os() -> None:
-    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(_MMAP_THRESHOLD))  # worker processes
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc
-        return
-    try:
-        threshold = int(os.environ["MALLOC_MMAP_THRESHOLD_"])
-    except ValueError:
-        return  # the user's own (invalid) setting: glibc ignores it, so do we
-    m_mmap_threshold = -3
-    mallopt(m_mmap_threshold, threshold)
-
-
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -61,7 +38,6 @@ def _serve(args: argparse.Namespace) -> int:
     if args.threads is not None:
         os.environ["GILFREE_THREADS"] = str(args.threads)
     settings = Settings()
-    _return_large_buffers_to_the_os()
     host = args.host if args.host is not None else settings.host
     port = args.port if args.port is not None else settings.port
     uvicorn.run(
