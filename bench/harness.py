@@ -302,7 +302,8 @@ def wait_for_threads(
 ) -> float | None:
     """Seconds until ``condition(running threads)`` holds in ``hold`` polls in a row, counted to
     the first of them; None after ``timeout_s``. Finer than :func:`wait_for_cpu` (about
-    ``poll_s``), for events shorter than a CPU-time window."""
+    ``poll_s``), for events shorter than a CPU-time window. Never less than ``poll_s``: that is
+    the resolution, and a condition true at the first poll happened within it."""
     start = time.perf_counter()
     held_since: float | None = None
     held = 0
@@ -312,7 +313,7 @@ def wait_for_threads(
             held_since = now if held == 0 else held_since
             held += 1
             if held >= hold and held_since is not None:
-                return held_since - start
+                return max(held_since - start, poll_s)
         else:
             held = 0
         if now - start > timeout_s:
