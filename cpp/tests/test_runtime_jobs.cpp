@@ -42,6 +42,16 @@ JobSpec spinning_job(std::size_t chunks, std::chrono::microseconds per_chunk,
   return spec;
 }
 
+// One chunk that holds its worker until `release` is set.
+JobSpec blocking_job(const std::atomic<bool>& release) {
+  JobSpec spec;
+  spec.chunks = 1;
+  spec.run_chunk = [&release](std::size_t, const ChunkContext&) {
+    while (!release.load()) std::this_thread::yield();
+  };
+  return spec;
+}
+
 class RecordingSink : public CompletionSink {
  public:
   void job_finished(const std::shared_ptr<Job>& job) noexcept override {
@@ -85,12 +95,7 @@ TEST(Jobs, RoundRobinAcrossJobs) {
   };
   // Hold the only worker so both jobs are queued before any chunk runs.
   std::atomic<bool> release{false};
-  JobSpec blocker;
-  blocker.chunks = 1;
-  blocker.run_chunk = [&](std::size_t, const ChunkContext&) {
-    while (!release.load()) std::this_thread::yield();
-  };
-  auto b = executor.submit(std::move(blocker));
+  auto b = executor.submit(blocking_job(release));
   auto j1 = executor.submit(make(1));
   auto j2 = executor.submit(make(2));
   release = true;
@@ -119,12 +124,7 @@ TEST(Jobs, CancelStopsRemainingChunksAndFreesWorkers) {
 TEST(Jobs, CancelBeforeStartRunsNothing) {
   Executor executor(1);
   std::atomic<bool> release{false};
-  JobSpec blocker;
-  blocker.chunks = 1;
-  blocker.run_chunk = [&](std::size_t, const ChunkContext&) {
-    while (!release.load()) std::this_thread::yield();
-  };
-  auto b = executor.submit(std::move(blocker));
+  auto b = executor.submit(blocking_job(release));
   std::atomic<std::size_t> ran{0};
   auto job = executor.submit(spinning_job(10, 1us, &ran));
   job->cancel();
