@@ -1,90 +1,168 @@
-"""gilfree.wire: the native JSON codecs, inline for small bodies and as native jobs for large."""
+"""gilfree.wire: a whole request, body bytes to answer bytes, inline for small bodies and as one
+native job for large ones, in every pairing of formats."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import platform
+import sys
+from array import array
+from typing import Any
 
-import numpy as np
 import pytest
 
 from gilfree import INT64_MAX, INT64_MIN, InvalidInput, aio, reference, wire
 
-SIZES = [0, 3, wire.INLINE_VALUES, wire.INLINE_VALUES + 1, 20_000]
+# Both sides of the inline threshold, and large enough for many parallel chunks.
+SIZES = [0, 3, 700, 2000, 20_000, 150_000]
+FORMATS = ["json", "int64"]
 
 
-def body_of(numbers: list[int], **extra: object) -> bytes:
+def numbers_of(size: int) -> list[int]:
+    numbers = [(i * 7919) % 2_000_003 - 1_000_001 for i in range(size)]
+    numbers[:2] = [INT64_MIN, INT64_MAX][: min(size, 2)]
+    return numbers
+
+
+def json_body(numbers: list[Any], **extra: object) -> bytes:
     return json.dumps({**extra, "numbers": numbers}).encode()
 
 
+def int64_bytes(numbers: list[int]) -> bytes:
+    values = array("q", numbers)
+    if sys.byteorder != "little":
+        values.byteswap()
+    return values.tobytes()
+
+
+def body_in(body_format: str, numbers: list[int]) -> bytes:
+    return json_body(numbers) if body_format == "json" else int64_bytes(numbers)
+
+
+def expected_answer(answer_format: str, numbers: list[int], iterations: int) -> bytes:
+    results = reference.process_numbers(numbers, iterations)
+    if answer_format == "int64":
+        return int64_bytes(results)
+    answer = {"original_count": len(numbers), "processed_result": results}
+    return json.dumps(answer, separators=(",", ":")).encode()
+
+
+def answer(body: Any, **kwargs: Any) -> wire.NumbersRequest:
+    return asyncio.run(wire.answer_numbers(body, **kwargs))
+
+
 @pytest.mark.parametrize("size", SIZES)
-def test_round_trip_inline_and_as_jobs(size: int) -> None:
-    numbers = [(i * 7919) % 2_000_003 - 1_000_001 for i in range(size)]
-    numbers[:2] = [INT64_MIN, INT64_MAX][: min(size, 2)]
-    body = body_of(numbers)
-
-    async def main() -> bytes:
-        parsed = await wire.parse_numbers_json(body, max_numbers=10**6)
-        assert parsed.status == "ok"
-        assert parsed.count == size
-        await wire.process_parsed(parsed, 3)
-        return bytes(await wire.write_numbers_json(parsed))
-
-    answer = json.loads(asyncio.run(main()))
-    assert answer == {
-        "original_count": size,
-        "processed_result": reference.process_numbers(numbers, 3),
-    }
+@pytest.mark.parametrize("body_format", FORMATS)
+@pytest.mark.parametrize("answer_format", FORMATS)
+def test_answers_every_pairing_inline_and_as_a_job(
+    size: int, body_format: str, answer_format: str
+) -> None:
+    numbers = numbers_of(size)
+    answered = answer(
+        body_in(body_format, numbers),
+        iterations=3,
+        body_format=body_format,
+        answer_format=answer_format,
+    )
+    assert answered.outcome == "ok"
+    assert answered.count == size
+    assert bytes(answered.answer()) == expected_answer(answer_format, numbers, 3)
 
 
-@pytest.mark.parametrize("size", [10, 5000])
-def test_written_bytes_match_json_dumps(size: int) -> None:
-    values = np.arange(-size, size, 7, dtype=np.int64)
-    expected = json.dumps(
-        {"original_count": len(values), "processed_result": values.tolist()}, separators=(",", ":")
-    ).encode()
-    assert bytes(asyncio.run(wire.write_numbers_json(values))) == expected
+@pytest.mark.parametrize("size", [10, 40_000])
+def test_a_request_body_gathered_in_pieces_is_consumed(size: int) -> None:
+    encoded = json_body(numbers_of(size))
+    for expected_bytes in (0, len(encoded), 10):  # unknown, exact, and too small (it grows)
+        body = wire.RequestBody(expected_bytes)
+        for start in range(0, len(encoded), 4096):
+            body.append(encoded[start : start + 4096])
+        body.append(b"")
+        assert len(body) == len(encoded)
+        answered = answer(body, iterations=2)
+        assert answered.outcome == "ok"
+        assert json.loads(bytes(answered.answer()))["processed_result"] == (
+            reference.process_numbers(numbers_of(size), 2)
+        )
+        with pytest.raises(InvalidInput, match="already handed"):
+            body.append(b"1")
+        with pytest.raises(InvalidInput, match="already handed"):
+            answer(body)
+
+
+def test_answer_is_a_view_of_native_memory_that_outlives_its_request() -> None:
+    answered = answer(
+        int64_bytes([5, 6, 7]), iterations=0, body_format="int64", answer_format="int64"
+    )
+    view = answered.answer()
+    del answered
+    assert view.readonly
+    assert view.cast("q").tolist() == [5, 6, 7]
 
 
 @pytest.mark.parametrize("pad", [0, wire.INLINE_BODY_BYTES])
-def test_status_of_bodies_inline_and_as_jobs(pad: int) -> None:
+def test_outcomes_inline_and_as_jobs(pad: int) -> None:
     filler = "x" * pad
 
-    async def status(body: bytes, max_numbers: int = 100) -> tuple[str, int]:
-        parsed = await wire.parse_numbers_json(body, max_numbers=max_numbers)
-        return parsed.status, parsed.count
+    def outcome(body: bytes, **limits: Any) -> tuple[str, int]:
+        answered = answer(body, iterations=10, **limits)
+        return answered.outcome, answered.count
 
-    assert asyncio.run(status(body_of([1, 2], pad=filler))) == ("ok", 2)
-    assert asyncio.run(status(body_of([1, "2"], pad=filler))) == ("not_canonical", 0)
-    assert asyncio.run(status(body_of([1, 2, 3], pad=filler), 2)) == ("too_many", 3)
-    assert asyncio.run(status(body_of([2**63], pad=filler)))[0] == "not_canonical"
-
-
-def test_values_view_is_the_parsed_memory() -> None:
-    async def main() -> memoryview:
-        parsed = await wire.parse_numbers_json(body_of([5, 6, 7]), max_numbers=10)
-        return parsed.values()
-
-    view = asyncio.run(main())
-    assert view.format == "q"
-    assert view.tolist() == [5, 6, 7]
+    assert outcome(json_body([1, 2], pad=filler)) == ("ok", 2)
+    assert outcome(json_body([1, "2"], pad=filler)) == ("not_canonical", 0)
+    assert outcome(json_body([2**63], pad=filler)) == ("not_canonical", 0)
+    assert outcome(json_body([1, 2, 3], pad=filler), max_numbers=2) == ("too_many", 3)
+    assert outcome(json_body([1, 2, 3], pad=filler), max_work=29) == ("too_much_work", 3)
+    assert outcome(json_body([1, 2, 3], pad=filler), max_work=30) == ("ok", 3)
 
 
-def test_processing_a_body_that_was_not_canonical_is_refused() -> None:
+def test_a_body_left_to_the_slow_path_comes_back_whole() -> None:
+    body = json_body([1, "2"], pad="x" * wire.INLINE_BODY_BYTES)
+    answered = answer(body)
+    assert answered.outcome == "not_canonical"
+    assert answered.body() == body
+    assert bytes(answered.answer()) == b""
+
+
+def test_int64_limits_and_partial_values() -> None:
+    body = int64_bytes(list(range(5000)))
+    assert answer(body, body_format="int64", max_numbers=4999).outcome == "too_many"
+    assert answer(body, body_format="int64", iterations=2, max_work=9999).outcome == (
+        "too_much_work"
+    )
+    with pytest.raises(InvalidInput, match="multiple of 8"):
+        answer(body[:-3], body_format="int64")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"body_format": "xml"}, "body_format"),
+        ({"answer_format": "csv"}, "answer_format"),
+        ({"iterations": -1}, "iterations"),
+        ({"max_numbers": -1}, "max_numbers"),
+        ({"max_work": 1.5}, "max_work"),
+        ({"timeout": 0}, "timeout"),
+    ],
+)
+def test_bad_arguments_are_invalid_input(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        answer(json_body([1]), **kwargs)
+
+
+def test_a_body_that_is_not_bytes_is_invalid_input() -> None:
+    with pytest.raises(InvalidInput, match="bytes-like"):
+        answer("{}")
+
+
+def test_a_request_job_is_cancelled_with_its_task() -> None:
+    body = int64_bytes(list(range(200_000)))
+
     async def main() -> None:
-        parsed = await wire.parse_numbers_json(b'{"numbers": [1.0]}', max_numbers=10)
-        await wire.process_parsed(parsed, 1)
-
-    with pytest.raises(InvalidInput, match="canonical"):
-        asyncio.run(main())
-
-
-def test_parse_job_can_be_cancelled_with_its_task() -> None:
-    body = body_of(list(range(300_000)))
-
-    async def main() -> None:
-        task = asyncio.ensure_future(wire.parse_numbers_json(body, max_numbers=10**6))
-        await asyncio.sleep(0)
+        task = asyncio.ensure_future(
+            wire.answer_numbers(body, body_format="int64", iterations=100_000)
+        )
+        await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -94,3 +172,38 @@ def test_parse_job_can_be_cancelled_with_its_task() -> None:
             await asyncio.sleep(0.001)
 
     asyncio.run(main())
+
+
+def test_large_buffers_are_reused_between_requests() -> None:
+    body = int64_bytes(list(range(100_000)))  # 800 KB: past the cache's minimum block
+    answer(body, body_format="int64", answer_format="int64")
+    before = wire.buffer_cache_stats()
+    for _ in range(3):
+        answered = answer(body, body_format="int64", answer_format="int64")
+        assert answered.outcome == "ok"
+        del answered
+    after = wire.buffer_cache_stats()
+    assert after["reused"] - before["reused"] == 3
+    assert after["allocated"] == before["allocated"]
+
+
+def test_the_cache_limit_bounds_what_it_retains() -> None:
+    body = int64_bytes(list(range(100_000)))
+    limit = wire.buffer_cache_stats()["max_retained_bytes"]
+    try:
+        wire.set_buffer_cache_limit(0)
+        answer(body, body_format="int64", answer_format="json")
+        assert wire.buffer_cache_stats()["retained_bytes"] == 0
+    finally:
+        wire.set_buffer_cache_limit(limit)
+    with pytest.raises(InvalidInput):
+        wire.set_buffer_cache_limit(-1)
+
+
+def test_tune_allocator_defers_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
+    assert wire.tune_allocator() is False
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
+    with pytest.raises(InvalidInput, match="trim_threshold"):
+        wire.tune_allocator(trim_threshold=-1)
+    assert wire.tune_allocator() is (platform.libc_ver()[0] == "glibc")

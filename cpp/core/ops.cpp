@@ -40,36 +40,59 @@ bool stop_requested(const void* context) noexcept {
 
 runtime::JobSpec process_numbers_spec(std::span<const std::int64_t> in, std::span<std::int64_t> out,
                                       std::uint64_t iterations) {
-  if (in.size() != out.size()) throw std::invalid_argument("input and output sizes differ");
-  const std::size_t n = in.size();
-  const std::size_t grain = process_numbers_grain(iterations);
+  auto chunks = std::make_shared<ProcessNumbersChunks>(in, out, iterations);
   runtime::JobSpec spec;
-  spec.chunks = (n + grain - 1) / grain;
-  spec.cost = process_numbers_cost(n, iterations);
-  // Iterations per run of a chunk, so that a run lasts about as long as a chunk should; a chunk
-  // of more runs keeps its progress here and is run again in turn with the other jobs' chunks.
-  const std::uint64_t slice =
-      std::max<std::uint64_t>(1, steps_per_chunk(kernels::active_simd_level()) / grain);
-  auto done = std::make_shared<std::vector<std::uint64_t>>(spec.chunks, 0);
-  spec.run_chunk = [in, out, grain, iterations, slice, done](std::size_t chunk,
-                                                             runtime::ChunkContext& context) {
-    const std::size_t begin = chunk * grain;
-    const std::size_t count = std::min(grain, in.size() - begin);
-    std::uint64_t& done_here = (*done)[chunk];
-    const std::uint64_t now = std::min(slice, iterations - done_here);
-    // The first run reads the input; later runs continue from the values they left in `out`.
-    const auto from = done_here == 0 ? in.subspan(begin, count)
-                                     : std::span<const std::int64_t>(out.subspan(begin, count));
-    if (!kernels::process_numbers(from, out.subspan(begin, count), now, &stop_requested,
-                                  &context)) {
-      return;  // stopped early: the job ends as cancelled or past its deadline
-    }
-    done_here += now;
-    if (done_here < iterations) context.run_again();
+  spec.chunks = chunks->chunks();
+  spec.cost = chunks->cost();
+  spec.run_chunk = [chunks](std::size_t chunk, runtime::ChunkContext& context) {
+    chunks->run(chunk, context);
   };
   return spec;
 }
 }  // namespace
+
+ProcessNumbersChunks::ProcessNumbersChunks(std::span<const std::int64_t> in,
+                                           std::span<std::int64_t> out, std::uint64_t iterations)
+    : in_(in),
+      out_(out),
+      iterations_(iterations),
+      grain_(process_numbers_grain(iterations)),
+      chunks_((in.size() + grain_ - 1) / grain_),
+      // Iterations per run of a chunk, so that a run lasts about as long as a chunk should; a
+      // chunk of more runs keeps its progress in done_ and is run again in turn with the other
+      // jobs' chunks.
+      slice_(std::max<std::uint64_t>(1, steps_per_chunk(kernels::active_simd_level()) / grain_)),
+      done_(chunks_, 0) {
+  if (in.size() != out.size()) throw std::invalid_argument("input and output sizes differ");
+}
+
+std::uint64_t ProcessNumbersChunks::cost() const noexcept {
+  return process_numbers_cost(in_.size(), iterations_);
+}
+
+std::span<std::int64_t> ProcessNumbersChunks::output(std::size_t chunk) const noexcept {
+  const std::size_t begin = chunk * grain_;
+  return out_.subspan(begin, std::min(grain_, out_.size() - begin));
+}
+
+bool ProcessNumbersChunks::run(std::size_t chunk, runtime::ChunkContext& context) {
+  const std::size_t begin = chunk * grain_;
+  const std::size_t count = std::min(grain_, in_.size() - begin);
+  std::uint64_t& done_here = done_[chunk];
+  const std::uint64_t now = std::min(slice_, iterations_ - done_here);
+  // The first run reads the input; later runs continue from the values they left in `out`.
+  const auto from = done_here == 0 ? in_.subspan(begin, count)
+                                   : std::span<const std::int64_t>(out_.subspan(begin, count));
+  if (!kernels::process_numbers(from, out_.subspan(begin, count), now, &stop_requested, &context)) {
+    return false;  // stopped early: the job ends as cancelled or past its deadline
+  }
+  done_here += now;
+  if (done_here < iterations_) {
+    context.run_again();
+    return false;
+  }
+  return true;
+}
 
 std::size_t process_numbers_grain(std::uint64_t iterations) noexcept {
   const std::uint64_t per_element = std::max<std::uint64_t>(iterations, 1);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "kernels/sum_squares.hpp"
 #include "runtime/executor.hpp"
@@ -21,6 +22,34 @@ namespace gilfree::ops {
 // Work units of process_numbers for admission: numbers x iterations.
 [[nodiscard]] std::uint64_t process_numbers_cost(std::size_t count,
                                                  std::uint64_t iterations) noexcept;
+
+// process_numbers over `in` into `out` (same size, may alias exactly) cut into chunks of one grain
+// of elements, each run in slices of iterations that last about one chunk's time: the pieces of
+// every job that runs process_numbers. A chunk's slices may run on different workers, one at a
+// time (the executor orders them); different chunks run at once.
+class ProcessNumbersChunks {
+ public:
+  ProcessNumbersChunks(std::span<const std::int64_t> in, std::span<std::int64_t> out,
+                       std::uint64_t iterations);
+
+  [[nodiscard]] std::size_t chunks() const noexcept { return chunks_; }
+  [[nodiscard]] std::uint64_t cost() const noexcept;
+  // The elements of `chunk` in the output.
+  [[nodiscard]] std::span<std::int64_t> output(std::size_t chunk) const noexcept;
+
+  // Runs the next slice of `chunk`. True once the chunk is complete; false when it stopped early
+  // (the job is cancelled or past its deadline) or asked `context` to run it again.
+  bool run(std::size_t chunk, runtime::ChunkContext& context);
+
+ private:
+  std::span<const std::int64_t> in_;
+  std::span<std::int64_t> out_;
+  std::uint64_t iterations_;
+  std::size_t grain_;
+  std::size_t chunks_;
+  std::uint64_t slice_;
+  std::vector<std::uint64_t> done_;  // iterations each chunk has run
+};
 
 // process_numbers over `in` into `out` (same size, may alias exactly), on the executor's workers,
 // blocking until done. Inputs smaller than one chunk run on the calling thread. The result never

@@ -22,7 +22,7 @@ std::vector<std::int64_t> ok(const std::string& body) {
   const auto parsed = parse_numbers_request(body, kNoLimit);
   EXPECT_EQ(parsed.status, ParseStatus::kOk) << body;
   EXPECT_EQ(parsed.count, parsed.numbers.size());
-  return parsed.numbers;
+  return {parsed.numbers.begin(), parsed.numbers.end()};
 }
 
 bool canonical(const std::string& body) {

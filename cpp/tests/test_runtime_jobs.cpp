@@ -6,7 +6,9 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "errors.hpp"
@@ -345,6 +347,156 @@ TEST(Shutdown, DestructorWithJobsInFlight) {
     for (int i = 0; i < 3; ++i) jobs.push_back(executor.submit(spinning_job(100'000, 50us)));
   }
   for (auto& job : jobs) EXPECT_TRUE(job->finished());
+}
+
+}  // namespace
+
+namespace {
+
+using gilfree::runtime::StagePlan;
+
+TEST(Stages, RunInOrderEachAfterThePreviousHasFinished) {
+  Executor executor(3);
+  constexpr std::size_t kStages = 4;
+  std::vector<std::atomic<std::size_t>> done(kStages);
+  std::atomic<bool> out_of_order{false};
+  std::vector<std::size_t> planned_after;
+  JobSpec spec;
+  spec.chunks = 5;
+  spec.run_chunk = [&](std::size_t, const ChunkContext& context) {
+    const std::size_t stage = context.stage();
+    if (stage > 0 && done[stage - 1].load() != 5 + stage - 1) out_of_order = true;
+    spin_for(100us);
+    done[stage].fetch_add(1);
+  };
+  spec.next_stage = [&](std::size_t finished) {
+    planned_after.push_back(finished);  // one at a time: the last chunk of a stage calls it
+    return StagePlan{finished + 1 < kStages ? 5 + finished + 1 : 0, std::nullopt};
+  };
+  auto job = executor.submit(std::move(spec));
+  job->wait();
+  EXPECT_EQ(job->status(), JobStatus::kSucceeded);
+  EXPECT_FALSE(out_of_order.load());
+  for (std::size_t s = 0; s < kStages; ++s) EXPECT_EQ(done[s].load(), 5 + s) << s;
+  EXPECT_EQ(planned_after, (std::vector<std::size_t>{0, 1, 2, 3}));
+}
+
+TEST(Stages, APlanCanLowerTheCostButNotRaiseIt) {
+  Executor executor(1, 1000);
+  std::atomic<bool> release{false};
+  std::atomic<std::uint64_t> seen_in_stage_1{0};
+  JobSpec spec;
+  spec.chunks = 1;
+  spec.cost = 800;
+  spec.run_chunk = [&](std::size_t, const ChunkContext& context) {
+    if (context.stage() == 1) {
+      while (!release.load()) std::this_thread::yield();
+    }
+  };
+  spec.next_stage = [](std::size_t finished) {
+    return finished == 0 ? StagePlan{1, 300} : StagePlan{0, 5000};
+  };
+  auto job = executor.submit(std::move(spec));
+  // Stage 1 holds the worker: by then the job counts 300, so 700 more fit, 701 do not.
+  while (executor.stats().queued_work != 300) std::this_thread::yield();
+  EXPECT_THROW(executor.submit(spinning_job(1, 0us, nullptr, 701)), gilfree::OverloadedError);
+  auto fits = executor.submit(spinning_job(1, 0us, nullptr, 700));
+  release = true;
+  job->wait();
+  fits->wait();
+  EXPECT_EQ(job->status(), JobStatus::kSucceeded);
+  EXPECT_EQ(executor.stats().queued_work, 0U);
+}
+
+TEST(Stages, AThrowingPlanFailsTheJob) {
+  Executor executor(2);
+  JobSpec spec;
+  spec.chunks = 3;
+  spec.run_chunk = [](std::size_t, const ChunkContext&) {};
+  spec.next_stage = [](std::size_t) -> StagePlan { throw std::runtime_error("no plan"); };
+  auto job = executor.submit(std::move(spec));
+  job->wait();
+  EXPECT_EQ(job->status(), JobStatus::kFailed);
+  EXPECT_THROW(job->rethrow_if_unsuccessful(), std::runtime_error);
+}
+
+TEST(Stages, CancelDuringAStageRunsNoLaterStage) {
+  Executor executor(2);
+  std::atomic<std::size_t> later{0};
+  std::atomic<Job*> self{nullptr};
+  JobSpec spec;
+  spec.chunks = 1;
+  spec.run_chunk = [&](std::size_t, const ChunkContext& context) {
+    if (context.stage() == 0) {
+      while (self.load() == nullptr) std::this_thread::yield();
+      self.load()->cancel();  // the chunk itself does not poll: its stage completes
+    } else {
+      later.fetch_add(1);
+    }
+  };
+  spec.next_stage = [](std::size_t finished) { return StagePlan{finished == 0 ? 4U : 0U, {}}; };
+  auto job = executor.submit(std::move(spec));
+  self = job.get();
+  job->wait();
+  EXPECT_EQ(job->status(), JobStatus::kCancelled);
+  EXPECT_EQ(later.load(), 0U);
+  EXPECT_EQ(executor.stats().queued_work, 0U);
+}
+
+TEST(Stages, AChunkStoppedEarlyEndsTheJobWithoutPlanning) {
+  Executor executor(1);
+  std::atomic<bool> planned{false};
+  JobSpec spec;
+  spec.chunks = 1;
+  spec.deadline = Clock::now() + 1ms;
+  spec.run_chunk = [](std::size_t, const ChunkContext& context) {
+    while (!context.stop_requested()) std::this_thread::yield();
+  };
+  spec.next_stage = [&](std::size_t) {
+    planned = true;
+    return StagePlan{1, {}};
+  };
+  auto job = executor.submit(std::move(spec));
+  job->wait();
+  EXPECT_EQ(job->status(), JobStatus::kDeadlineExceeded);
+  EXPECT_FALSE(planned.load());
+}
+
+TEST(Stages, RunInlineRunsEveryStageAndSlice) {
+  std::vector<std::pair<std::size_t, std::size_t>> runs;  // (stage, chunk)
+  std::vector<int> slices(2, 0);
+  JobSpec spec;
+  spec.chunks = 2;
+  spec.run_chunk = [&](std::size_t chunk, ChunkContext& context) {
+    runs.emplace_back(context.stage(), chunk);
+    EXPECT_FALSE(context.stop_requested());
+    if (context.stage() == 0 && ++slices[chunk] < 3) context.run_again();
+  };
+  spec.next_stage = [](std::size_t finished) { return StagePlan{finished == 0 ? 1U : 0U, {}}; };
+  gilfree::runtime::run_inline(spec);
+  const std::vector<std::pair<std::size_t, std::size_t>> expected = {{0, 0}, {0, 0}, {0, 0}, {0, 1},
+                                                                     {0, 1}, {0, 1}, {1, 0}};
+  EXPECT_EQ(runs, expected);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Admission, AReservationCountsWhileItLives) {
+  Executor executor(1, 100);
+  {
+    const auto reservation = executor.reserve(60);
+    EXPECT_EQ(executor.stats().queued_work, 60U);
+    EXPECT_THROW(executor.submit(spinning_job(1, 0us, nullptr, 41)), gilfree::OverloadedError);
+    EXPECT_THROW((void)executor.reserve(41), gilfree::OverloadedError);
+    const auto more = executor.reserve(40);
+    EXPECT_EQ(executor.stats().queued_work, 100U);
+  }
+  EXPECT_EQ(executor.stats().queued_work, 0U);
+  EXPECT_EQ(executor.stats().rejected, 2U);
+  executor.shutdown(0ms);
+  EXPECT_THROW((void)executor.reserve(1), gilfree::OverloadedError);
 }
 
 }  // namespace

@@ -102,43 +102,74 @@ def submit_process_numbers_buffer(queue: CompletionQueue, numbers: object, out: 
 def submit_sum_squares(queue: CompletionQueue, a: int, b: int, timeout_s: float | None) -> NativeJob:
     """Submits sum_squares; result() gives the exact int."""
 
-class ParsedNumbers:
-    """The numbers of a JSON request body, as the strict parser saw it."""
+class RequestBody:
+    """A request body gathered in native memory, for a NumbersRequest."""
+
+    def __init__(self, expected_bytes: int = 0) -> None:
+        """
+        expected_bytes: the declared length, if known (the buffer is then sized once).
+        """
+
+    def append(self, chunk: bytes) -> None:
+        """Appends a piece of the body."""
+
+    def __len__(self) -> int: ...
+
+class NumbersRequest:
+    """
+    A POST /process-numbers request and, once its work is done, its outcome and answer.
+    """
+
+    def __init__(self, body: object, body_format: str, answer_format: str, iterations: int, max_numbers: int, max_work: int) -> None:
+        """
+        A RequestBody is consumed (no copy); other bytes-like bodies are copied once.
+        """
 
     @property
-    def status(self) -> str:
+    def cost_bound(self) -> int:
+        """Work units reserved when it is admitted (see numbers_request.hpp)."""
+
+    @property
+    def outcome(self) -> str:
         """
-        'ok', 'not_canonical' (for the slow path) or 'too_many' (more than max_numbers).
+        'ok', 'not_canonical' (for the slow path), 'too_many' (more than max_numbers), 'too_much_work' (numbers x iterations over max_work), or 'pending'.
         """
 
     @property
     def count(self) -> int:
-        """How many numbers the body holds (all of them, even past max_numbers)."""
+        """Numbers in the body (all of them for 'too_many')."""
 
-    def values(self) -> memoryview:
+    def answer(self) -> memoryview:
         """
-        The numbers (after processing, the results) as a memoryview of int64, without a copy.
+        The answer's bytes ('ok' only; empty otherwise): JSON text, or little-endian int64.
         """
 
-def submit_parse_numbers_json(queue: CompletionQueue, body: bytes, max_numbers: int, timeout_s: float | None) -> NativeJob:
-    """Parses a request body; result() gives a ParsedNumbers."""
+    def body(self) -> bytes:
+        """
+        A copy of the request body, for the slow path (empty once answered 'ok').
+        """
 
-def parse_numbers_json_now(body: bytes, max_numbers: int) -> ParsedNumbers:
+def submit_numbers_request(queue: CompletionQueue, request: NumbersRequest, timeout_s: float | None) -> NativeJob:
     """
-    Parses a small request body on the calling thread (a few microseconds; no job).
-    """
-
-def write_numbers_json_now(values: object) -> memoryview:
-    """
-    Writes the JSON response for a few numbers on the calling thread (no job).
+    Runs a request's work as one job; result() gives the request, answered.
     """
 
-def submit_process_parsed(queue: CompletionQueue, parsed: ParsedNumbers, iterations: int, timeout_s: float | None) -> NativeJob:
-    """Runs process_numbers on parsed numbers, in place; result() gives None."""
-
-def submit_write_numbers_json(queue: CompletionQueue, values: object, timeout_s: float | None) -> NativeJob:
+def answer_numbers_now(request: NumbersRequest) -> None:
     """
-    Writes the JSON response for parsed numbers or an int64 buffer; result() gives a memoryview of its bytes.
+    Runs a small request's work on the calling thread (no job), admitted as a job would be.
+    """
+
+def set_buffer_cache_limit(max_retained_bytes: int) -> None:
+    """Bytes of large request and answer buffers kept for reuse (0: none)."""
+
+def set_allocator_thresholds(mmap_threshold: int, trim_threshold: int) -> bool:
+    """
+    Pins glibc malloc's mmap and trim thresholds (see memory/allocator.hpp); False where the allocator is not glibc's.
+    """
+
+def buffer_cache_stats() -> dict[str, int]:
+    """
+    The buffer cache's limit, what it retains, and how many takes it served by reuse or by a new allocation.
     """
 
 def arrow_int64_values(array: object) -> memoryview:

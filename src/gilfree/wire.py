@@ -1,64 +1,134 @@
-"""Native wire codecs, awaited on the loop: a JSON request body parsed, and the JSON response of
-``process_numbers`` written, in C++ with the GIL released.
+"""The native wire path: a whole ``POST /process-numbers`` request, from its body's bytes to its
+answer's bytes, run in C++ with the GIL released as one native job awaited on the loop.
 
-The parser takes only the canonical form of ``{"numbers": [int, ...]}`` (see
-``cpp/core/wire/numbers_json.hpp``); for anything else it says ``not_canonical`` and the caller
-answers through its slow path (pydantic), so acceptance and error bodies stay FastAPI's own.
+The job takes the numbers (a JSON body parsed by the strict parser of
+``cpp/core/wire/numbers_json.hpp``, or little-endian int64 values used in place), checks
+``max_numbers`` and ``max_work``, runs ``process_numbers`` on them in parallel chunks, and writes
+the answer (JSON text written in parallel chunks, or the int64 values themselves). A JSON body the
+strict parser does not take as canonical comes back as ``not_canonical``, for the caller to answer
+through its slow path (pydantic), so acceptance and error bodies stay FastAPI's own.
+
+Large bodies and answers live in a process-wide cache of buffers (``set_buffer_cache_limit``),
+so a stream of large requests does not map, fault in and unmap fresh memory every time.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import Literal
 
 from gilfree import _core
 from gilfree._api import _check_iterations
 from gilfree.aio import _await_job, _bridge, _check_timeout
 from gilfree.errors import InvalidInput
 
-__all__ = ["ParsedNumbers", "parse_numbers_json", "process_parsed", "write_numbers_json"]
+__all__ = [
+    "MIB",
+    "NumbersRequest",
+    "RequestBody",
+    "answer_numbers",
+    "buffer_cache_stats",
+    "set_buffer_cache_limit",
+    "tune_allocator",
+]
 
-ParsedNumbers = _core.ParsedNumbers
+NumbersRequest = _core.NumbersRequest
+RequestBody = _core.RequestBody
+Format = Literal["json", "int64"]
 
-# Below these sizes the codec runs on the calling thread: a few microseconds with the GIL held
-# cost less than a native job's round trip through the loop (~25 us), and the loop is never held
-# for long. Above them, it is a native job on the workers.
+# A request of a body up to INLINE_BODY_BYTES and work (numbers x iterations, bounded before the
+# body is parsed) up to INLINE_WORK is answered on the calling thread: a few microseconds with the
+# GIL held cost less than a native job's round trip through the loop (~25 us), and the loop is
+# never held for long. Others are a native job on the workers.
 INLINE_BODY_BYTES = 16 * 1024
-INLINE_VALUES = 2048
+MIB = 1024 * 1024
+INLINE_WORK = 1 << 18
+_UNLIMITED = 2**64 - 1
 
 
-async def parse_numbers_json(
-    body: bytes, *, max_numbers: int, timeout: float | None = None
-) -> ParsedNumbers:
-    """Parses a request body off the loop. The result's ``status`` is ``ok``, ``not_canonical``
-    or ``too_many`` (more than ``max_numbers`` values; ``count`` says how many)."""
-    if isinstance(max_numbers, bool) or not isinstance(max_numbers, int) or max_numbers < 0:
-        raise InvalidInput(f"max_numbers must be a non-negative int, got {max_numbers!r}")
-    if len(body) <= INLINE_BODY_BYTES:
-        return _core.parse_numbers_json_now(body, max_numbers)
-    bridge = _bridge()
-    job = _core.submit_parse_numbers_json(bridge.queue, body, max_numbers, _check_timeout(timeout))
-    parsed: ParsedNumbers = await _await_job(bridge, job, "parse_numbers_json")
-    return parsed
+def _check_limit(name: str, value: int | None) -> int:
+    if value is None:
+        return _UNLIMITED
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _UNLIMITED:
+        raise InvalidInput(f"{name} must be a non-negative int or None, got {value!r}")
+    return value
 
 
-async def process_parsed(
-    parsed: ParsedNumbers, iterations: int = 1000, *, timeout: float | None = None
-) -> ParsedNumbers:
-    """Runs process_numbers on parsed numbers in place (as a native job, like aio's)."""
+def _size_of(body: object) -> int:
+    if isinstance(body, RequestBody):
+        return len(body)
+    try:
+        with memoryview(body) as view:  # type: ignore[arg-type]
+            return view.nbytes
+    except TypeError:
+        raise InvalidInput(
+            f"body must be a RequestBody or a bytes-like object, got {type(body).__name__}"
+        ) from None
+
+
+async def answer_numbers(
+    body: RequestBody | bytes | bytearray | memoryview,
+    *,
+    iterations: int = 1000,
+    body_format: Format = "json",
+    answer_format: Format = "json",
+    max_numbers: int | None = None,
+    max_work: int | None = None,
+    timeout: float | None = None,
+) -> NumbersRequest:
+    """Answers a ``POST /process-numbers`` body; the result's ``outcome`` says how it went:
+
+    - ``ok``: ``answer()`` is a memoryview of the answer's bytes (no copy), the JSON object
+      ``{"original_count": N, "processed_result": [...]}`` or the results as little-endian int64;
+    - ``not_canonical``: a JSON body for the slow path (``body()`` gives it back);
+    - ``too_many``: more than ``max_numbers`` numbers (``count`` says how many);
+    - ``too_much_work``: ``count x iterations`` is more than ``max_work``.
+
+    A ``RequestBody`` is consumed without a copy; other bytes-like bodies are copied once. An int64
+    body whose length is not a multiple of 8 raises ``InvalidInput``. Raises ``Overloaded``,
+    ``DeadlineExceeded`` (past ``timeout`` seconds) and ``Cancelled`` as ``gilfree.aio`` does.
+    """
     iterations = _check_iterations(iterations)
+    numbers_limit = _check_limit("max_numbers", max_numbers)
+    work_limit = _check_limit("max_work", max_work)
+    timeout = _check_timeout(timeout)
+    small = _size_of(body) <= INLINE_BODY_BYTES
+    request = NumbersRequest(
+        body, body_format, answer_format, iterations, numbers_limit, work_limit
+    )
+    if small and request.cost_bound <= INLINE_WORK:
+        _core.answer_numbers_now(request)
+        return request
     bridge = _bridge()
-    job = _core.submit_process_parsed(bridge.queue, parsed, iterations, _check_timeout(timeout))
+    job = _core.submit_numbers_request(bridge.queue, request, timeout)
     await _await_job(bridge, job, "process_numbers")
-    return parsed
+    return request
 
 
-async def write_numbers_json(values: Any, *, timeout: float | None = None) -> memoryview:
-    """``{"original_count":N,"processed_result":[...]}`` for parsed numbers or an int64 buffer,
-    written off the loop; a memoryview of bytes the native side owns (no copy)."""
-    count = values.count if isinstance(values, ParsedNumbers) else len(memoryview(values))
-    if count <= INLINE_VALUES:
-        return _core.write_numbers_json_now(values)
-    bridge = _bridge()
-    job = _core.submit_write_numbers_json(bridge.queue, values, _check_timeout(timeout))
-    body: memoryview = await _await_job(bridge, job, "write_numbers_json")
-    return body
+def set_buffer_cache_limit(max_retained_bytes: int) -> None:
+    """Keeps at most this many bytes of large request and answer buffers for reuse (0: none)."""
+    _core.set_buffer_cache_limit(_check_limit("max_retained_bytes", max_retained_bytes))
+
+
+def buffer_cache_stats() -> dict[str, int]:
+    """The buffer cache's limit and retained bytes and blocks, and how many buffers it served by
+    reuse and by a new allocation."""
+    return dict(_core.buffer_cache_stats())
+
+
+def tune_allocator(mmap_threshold: int = MIB, trim_threshold: int = 8 * MIB) -> bool:
+    """Pins glibc malloc's mmap and trim thresholds for a process that serves large requests.
+
+    Once the large buffers live in the buffer cache, glibc's default (a 128 KiB mmap threshold
+    that only rises when a large block is freed) maps, faults in and unmaps every mid-size block
+    the HTTP layer allocates per request; pinned, those stay in the heap for reuse, and the heap
+    keeps at most ``trim_threshold`` free bytes at its top. Returns False, changing nothing, where
+    the allocator is not glibc's or where ``MALLOC_MMAP_THRESHOLD_`` or ``MALLOC_TRIM_THRESHOLD_``
+    is set (the environment's own choice wins).
+    """
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
+        return False
+    for name, value in (("mmap_threshold", mmap_threshold), ("trim_threshold", trim_threshold)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**31 - 1:
+            raise InvalidInput(f"{name} must be an int between 0 and 2**31 - 1, got {value!r}")
+    return bool(_core.set_allocator_thresholds(mmap_threshold, trim_threshold))

@@ -181,7 +181,15 @@ def test_library_errors_map_to_statuses(
     async def failing(numbers: Any, iterations: int = 1000, **_: Any) -> Any:
         raise error
 
-    monkeypatch.setattr(gilfree.wire, "process_parsed", failing)  # the native path
+    answer_numbers = gilfree.wire.answer_numbers
+
+    async def failing_when_canonical(body: Any, **kwargs: Any) -> Any:
+        answered = await answer_numbers(body, **kwargs)
+        if answered.outcome == "ok":
+            raise error
+        return answered  # not canonical: on to the pydantic path
+
+    monkeypatch.setattr(gilfree.wire, "answer_numbers", failing_when_canonical)  # native path
     monkeypatch.setattr(gilfree.aio, "process_numbers", failing)  # the pydantic path
     for numbers in ([1], ["1"]):
         response = make_client().post("/process-numbers", json={"numbers": numbers})

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 import gilfree
+import gilfree.wire
 from gilfree.server import Settings, create_app
 
 
@@ -29,7 +30,10 @@ def test_defaults_are_the_contracts() -> None:
         "max_work": 10**10,
         "max_queued_work": 4 * 10**10,
         "request_timeout_s": 60.0,
-        "shutdown_grace_s": 10.0,  # not in the contract: how long shutdown lets work finish
+        # Not in the contract: the wire path's memory, and how long shutdown lets work finish.
+        "buffer_cache_bytes": 64 * 1024 * 1024,
+        "tune_allocator": True,
+        "shutdown_grace_s": 10.0,
     }
 
 
@@ -107,3 +111,12 @@ def test_lifespan_configures_and_stops_the_native_pool(threads: int | None) -> N
         assert stats["max_queued_work"] == 5 * 10**6
     # Stopped at shutdown: the next use starts a fresh pool, with nothing carried over.
     assert gilfree.executor_stats()["submitted"] == 0
+
+
+def test_lifespan_applies_the_buffer_cache_limit() -> None:
+    before = gilfree.wire.buffer_cache_stats()["max_retained_bytes"]
+    try:
+        with TestClient(create_app(Settings(buffer_cache_bytes=12345, tune_allocator=False))):
+            assert gilfree.wire.buffer_cache_stats()["max_retained_bytes"] == 12345
+    finally:
+        gilfree.wire.set_buffer_cache_limit(before)

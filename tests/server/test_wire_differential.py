@@ -43,43 +43,35 @@ def plain() -> Iterator[TestClient]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Which path answered. The native path is the one that gets a parse of status "ok" from
-# `gilfree.wire.parse_numbers_json` and writes its answer with `gilfree.wire.write_numbers_json`;
-# FastAPI's handler writes its own. (The codec may run inline or as a native job depending on the
-# size: only these two entry points say which path answered whatever the size.)
+# Which path answered. The native path is the one whose request to `gilfree.wire.answer_numbers`
+# comes back "ok" (the request runs inline or as a native job depending on its size: this entry
+# point says which path answered whatever the size); FastAPI's handler writes its own answer.
 
 
 @dataclass
 class PathSpy:
-    parsed: list[str] = field(default_factory=list)  # the status of each parse
-    written: int = 0  # JSON answers written by the native codec
+    outcomes: list[str] = field(default_factory=list)  # of each native request
 
     def reset(self) -> None:
-        self.parsed.clear()
-        self.written = 0
+        self.outcomes.clear()
 
     @property
     def native(self) -> bool:
-        return self.parsed == ["ok"] and self.written == 1
+        return self.outcomes == ["ok"]
 
 
 @pytest.fixture(scope="module")
 def spy() -> Iterator[PathSpy]:
     record = PathSpy()
-    parse, write = wire.parse_numbers_json, wire.write_numbers_json
+    answer = wire.answer_numbers
 
-    async def parse_spy(*args: Any, **kwargs: Any) -> Any:
-        parsed = await parse(*args, **kwargs)
-        record.parsed.append(str(parsed.status))
-        return parsed
-
-    async def write_spy(*args: Any, **kwargs: Any) -> Any:
-        record.written += 1
-        return await write(*args, **kwargs)
+    async def answer_spy(*args: Any, **kwargs: Any) -> Any:
+        answered = await answer(*args, **kwargs)
+        record.outcomes.append(str(answered.outcome))
+        return answered
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(wire, "parse_numbers_json", parse_spy)
-        patch.setattr(wire, "write_numbers_json", write_spy)
+        patch.setattr(wire, "answer_numbers", answer_spy)
         yield record
 
 
@@ -296,9 +288,10 @@ def _canonical() -> list[Case]:
     return cases
 
 
-# The codec runs on the calling thread up to 16 KiB of body / 2048 values, and as a native job
-# past them: bodies on both sides of each threshold.
-_INLINE_BYTES = 16 * 1024
+# A request runs on the calling thread up to 16 KiB of body, and as a native job past it (where
+# its answer is written in parallel chunks of at most 2048 values at this test's iterations):
+# bodies on both sides of each.
+_INLINE_BYTES = wire.INLINE_BODY_BYTES
 _INLINE_VALUES = 2048
 
 
@@ -659,15 +652,14 @@ def test_gilfree_answers_as_plain_fastapi(
     spy.reset()
     got = post(client, case.body, case.content_type, str(ITERATIONS))
     answered_natively = spy.native
-    declined = spy.parsed == ["not_canonical"] and spy.written == 0
+    declined = spy.outcomes == ["not_canonical"]
     expected = post(plain, case.body, case.content_type, str(ITERATIONS))
     compare(case.body, got, expected)
     if case.native is True:
         assert got.status_code == 200
         assert answered_natively, f"the native path did not answer it: {spy}"
     elif case.native is False:
-        assert spy.written == 0, "a non-canonical body was answered by the native path"
-        assert "ok" not in spy.parsed
+        assert "ok" not in spy.outcomes, "a non-canonical body was answered by the native path"
         if case.family.startswith("coercible") and got.status_code == 200:
             # offered to the native parser, declined, and answered by FastAPI's handler
             assert declined, spy

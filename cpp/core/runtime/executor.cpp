@@ -13,9 +13,11 @@
 
 namespace gilfree::runtime {
 
-Job::Job(std::uint64_t id, JobSpec spec) : id_(id), spec_(std::move(spec)) {}
+Job::Job(std::uint64_t id, JobSpec spec)
+    : id_(id), spec_(std::move(spec)), stage_chunks_(spec_.chunks) {}
 
 bool ChunkContext::stop_requested() const noexcept {
+  if (job_ == nullptr) return false;
   JobStatus reason = JobStatus::kSucceeded;
   if (job_->cancel_requested()) {
     reason = JobStatus::kCancelled;
@@ -80,26 +82,43 @@ Executor::Executor(unsigned threads, std::uint64_t max_queued_work)
 
 Executor::~Executor() { shutdown(std::chrono::nanoseconds::zero()); }
 
+void Executor::admit_locked(std::uint64_t cost) {
+  if (!accepting_) {
+    ++rejected_;
+    throw OverloadedError("the executor is shutting down");
+  }
+  if (cost > max_queued_work_ - queued_work_) {
+    ++rejected_;
+    throw OverloadedError(
+        "queued work would pass max_queued_work=" + std::to_string(max_queued_work_) + " (queued " +
+        std::to_string(queued_work_) + ", job " + std::to_string(cost) + ")");
+  }
+}
+
+Executor::Reservation Executor::reserve(std::uint64_t cost) {
+  std::lock_guard lock(mu_);
+  admit_locked(cost);
+  queued_work_ += cost;
+  return Reservation(this, cost);
+}
+
+Executor::Reservation::~Reservation() {
+  if (executor_ == nullptr) return;
+  std::lock_guard lock(executor_->mu_);
+  executor_->queued_work_ -= cost_;
+}
+
 std::shared_ptr<Job> Executor::submit(JobSpec spec) {
   std::shared_ptr<Job> job;
   {
     std::lock_guard lock(mu_);
-    if (!accepting_) {
-      ++rejected_;
-      throw OverloadedError("the executor is shutting down");
-    }
-    if (spec.cost > max_queued_work_ - queued_work_) {
-      ++rejected_;
-      throw OverloadedError(
-          "queued work would pass max_queued_work=" + std::to_string(max_queued_work_) +
-          " (queued " + std::to_string(queued_work_) + ", job " + std::to_string(spec.cost) + ")");
-    }
+    admit_locked(spec.cost);
     job = std::make_shared<Job>(next_id_++, std::move(spec));
     job->submitted_at_ = Clock::now();
     ++submitted_;
     ++active_jobs_;
     active_.insert(job.get());
-    queued_work_ += job->cost();
+    queued_work_ += job->spec_.cost;
     if (job->spec_.chunks > 0) {
       job->runnable_listed_ = true;
       runnable_.push_back(job);
@@ -147,14 +166,15 @@ Executor::Claim Executor::claim_locked(Clock::time_point now) {
     }
     if (retire != JobStatus::kSucceeded) {
       const std::size_t dropped =
-          (job->spec_.chunks - job->next_chunk_) + (job->again_.size() - job->again_front_);
-      job->next_chunk_ = job->spec_.chunks;
+          (job->stage_chunks_ - job->next_chunk_) + (job->again_.size() - job->again_front_);
+      job->next_chunk_ = job->stage_chunks_;
       job->again_.clear();
       job->again_front_ = 0;
       job->retire_reason_ = retire;
       job->runnable_listed_ = false;
       runnable_.erase(it);
-      return Claim{std::move(job), std::nullopt, dropped};
+      const std::size_t stage = job->stage_;
+      return Claim{std::move(job), std::nullopt, dropped, stage};
     }
     std::size_t chunk = 0;
     if (job->again_front_ < job->again_.size()) {
@@ -166,13 +186,14 @@ Executor::Claim Executor::claim_locked(Clock::time_point now) {
     } else {
       chunk = job->next_chunk_++;
     }
-    if (job->next_chunk_ == job->spec_.chunks && job->again_.empty()) {
+    if (job->next_chunk_ == job->stage_chunks_ && job->again_.empty()) {
       job->runnable_listed_ = false;
       runnable_.erase(it);  // the cursor now points at the next job already
     } else {
       ++cursor_;
     }
-    return Claim{std::move(job), chunk, 1};
+    const std::size_t stage = job->stage_;
+    return Claim{std::move(job), chunk, 1, stage};
   }
   return Claim{};
 }
@@ -213,7 +234,7 @@ void Executor::worker_loop() {
       Job& job = *claim.job;
       if (!job.failed_.load(std::memory_order_acquire)) {
         busy_workers_.fetch_add(1, std::memory_order_relaxed);
-        ChunkContext context(job);
+        ChunkContext context(job, claim.stage);
         try {
           job.spec_.run_chunk(*claim.chunk, context);
           again = context.run_again_requested() && !context.stop_requested();
@@ -237,9 +258,53 @@ void Executor::worker_loop() {
 
 void Executor::complete_chunks(const std::shared_ptr<Job>& job, std::size_t count) {
   // acq_rel: the last finisher sees every chunk's writes (results, error_) before finishing.
-  if (job->chunks_done_.fetch_add(count, std::memory_order_acq_rel) + count == job->spec_.chunks) {
+  if (job->chunks_done_.fetch_add(count, std::memory_order_acq_rel) + count == job->stage_chunks_ &&
+      !start_next_stage(job)) {
     finish(job);
   }
+}
+
+bool Executor::start_next_stage(const std::shared_ptr<Job>& job) {
+  if (!job->spec_.next_stage || job->failed_.load(std::memory_order_acquire) ||
+      job->stopped_early_.load(std::memory_order_acquire) != JobStatus::kSucceeded) {
+    return false;
+  }
+  std::size_t finished_stage = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (job->retire_reason_ != JobStatus::kSucceeded) return false;
+    finished_stage = job->stage_;
+  }
+  StagePlan plan;
+  try {
+    plan = job->spec_.next_stage(finished_stage);
+  } catch (...) {
+    job->error_ = std::current_exception();
+    job->failed_.store(true, std::memory_order_release);
+    return false;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (plan.cost && *plan.cost < job->spec_.cost) {
+      queued_work_ -= job->spec_.cost - *plan.cost;
+      job->spec_.cost = *plan.cost;
+    }
+    if (plan.chunks == 0) return false;
+    // Listed even when the job was cancelled meanwhile (or the executor is stopping): the next
+    // claim retires it, as any other job. A worker is running this, so one will claim it.
+    ++job->stage_;
+    job->stage_chunks_ = plan.chunks;
+    job->next_chunk_ = 0;
+    job->chunks_done_.store(0, std::memory_order_relaxed);
+    job->runnable_listed_ = true;
+    runnable_.push_back(job);
+  }
+  if (plan.chunks == 1) {
+    work_available_.notify_one();
+  } else {
+    work_available_.notify_all();
+  }
+  return true;
 }
 
 void Executor::finish(const std::shared_ptr<Job>& job) {
@@ -259,7 +324,7 @@ void Executor::finish(const std::shared_ptr<Job>& job) {
     std::lock_guard lock(mu_);
     --active_jobs_;
     active_.erase(job.get());
-    queued_work_ -= job->cost();
+    queued_work_ -= job->spec_.cost;
     switch (status) {
       case JobStatus::kSucceeded:
         ++succeeded_;
@@ -281,6 +346,7 @@ void Executor::finish(const std::shared_ptr<Job>& job) {
   job_finished_.notify_all();
   std::shared_ptr<CompletionSink> sink = std::move(job->spec_.sink);
   job->spec_.run_chunk = nullptr;  // no chunk runs any more: free what it holds now
+  job->spec_.next_stage = nullptr;
   {
     std::lock_guard lock(job->done_mu_);
     job->finished_at_ = now;
@@ -325,6 +391,20 @@ ExecutorStats Executor::stats() const {
   s.cancelled = cancelled_;
   s.deadline_exceeded = deadline_exceeded_;
   return s;
+}
+
+void run_inline(const JobSpec& spec) {
+  std::size_t stage = 0;
+  for (std::size_t chunks = spec.chunks; chunks > 0; ++stage) {
+    for (std::size_t chunk = 0; chunk < chunks; ++chunk) {
+      for (;;) {
+        ChunkContext context(stage);
+        spec.run_chunk(chunk, context);
+        if (!context.run_again_requested()) break;
+      }
+    }
+    chunks = spec.next_stage ? spec.next_stage(stage).chunks : 0;
+  }
 }
 
 }  // namespace gilfree::runtime

@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace gilfree::runtime {
@@ -24,7 +25,12 @@ class Job;
 // Handed to every run of a chunk.
 class ChunkContext {
  public:
-  explicit ChunkContext(Job& job) noexcept : job_(&job) {}
+  explicit ChunkContext(Job& job, std::size_t stage = 0) noexcept : job_(&job), stage_(stage) {}
+  // A context outside any job (work run inline on the calling thread): never asked to stop.
+  explicit ChunkContext(std::size_t stage = 0) noexcept : stage_(stage) {}
+
+  // The stage this chunk belongs to (0 for a job of one stage).
+  [[nodiscard]] std::size_t stage() const noexcept { return stage_; }
 
   // True once the job is cancelled or its deadline has passed (and records which on the job). A
   // chunk may poll it and return early; the job then ends as cancelled or past its deadline,
@@ -38,7 +44,8 @@ class ChunkContext {
   [[nodiscard]] bool run_again_requested() const noexcept { return run_again_; }
 
  private:
-  Job* job_;
+  Job* job_ = nullptr;
+  std::size_t stage_ = 0;
   bool run_again_ = false;
 };
 
@@ -52,6 +59,19 @@ class CompletionSink {
   virtual void job_finished(const std::shared_ptr<Job>& job) noexcept = 0;
 };
 
+// What comes after a stage of a job: `chunks` more (0: the job is done), and the job's admission
+// cost from now on (none: unchanged; a larger value than the current one is ignored, so that a job
+// never takes more of the queue than it was admitted with).
+struct StagePlan {
+  std::size_t chunks = 0;
+  std::optional<std::uint64_t> cost;
+};
+
+// Called once every chunk of stage `finished` has run (not when the job failed or was stopped),
+// on the worker that completed the last one; plans the next stage. Should be quick: the work
+// belongs in chunks. An exception fails the job.
+using NextStageFunction = std::function<StagePlan(std::size_t finished)>;
+
 enum class JobStatus : std::uint8_t {
   kQueued,            // admitted, no chunk started
   kRunning,           // at least one chunk started
@@ -61,9 +81,13 @@ enum class JobStatus : std::uint8_t {
   kDeadlineExceeded,  // the deadline passed before the last chunk was claimed
 };
 
+// A job runs in stages, each a set of chunks run in parallel; a stage starts once the one before
+// has finished. Most jobs have one stage; `next_stage` adds more as the work unfolds (a request
+// body parsed on one worker, then its numbers processed on all of them).
 struct JobSpec {
-  std::size_t chunks = 0;
-  ChunkFunction run_chunk;                    // runs chunk i; kept until the job finishes
+  std::size_t chunks = 0;                     // of the first stage
+  ChunkFunction run_chunk;                    // runs chunk i of context.stage(); kept until done
+  NextStageFunction next_stage;               // optional: no stage after the first
   std::uint64_t cost = 0;                     // work units counted against admission
   std::optional<Clock::time_point> deadline;  // checked before each chunk is claimed
   std::shared_ptr<CompletionSink> sink;       // optional
@@ -76,7 +100,6 @@ class Job {
   Job(std::uint64_t id, JobSpec spec);
 
   [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
-  [[nodiscard]] std::uint64_t cost() const noexcept { return spec_.cost; }
 
   // Asks the workers to drop the chunks not yet started. No effect once the job is finished.
   void cancel() noexcept { cancel_requested_.store(true, std::memory_order_release); }
@@ -110,7 +133,10 @@ class Job {
   JobSpec spec_;
   std::atomic<bool> cancel_requested_{false};
 
-  // Guarded by the executor's mutex.
+  // Guarded by the executor's mutex (stage_chunks_ is also read, without it, by the workers that
+  // claimed a chunk of the stage: the claim ordered them after its last write).
+  std::size_t stage_ = 0;
+  std::size_t stage_chunks_ = 0;
   std::size_t next_chunk_ = 0;
   std::vector<std::size_t> again_;  // chunks that asked to run again, oldest first
   std::size_t again_front_ = 0;     // next of again_ to hand out
@@ -118,7 +144,7 @@ class Job {
   bool started_ = false;
   JobStatus retire_reason_ = JobStatus::kSucceeded;  // why unclaimed chunks were dropped
 
-  std::atomic<std::size_t> chunks_done_{0};  // run, skipped or dropped
+  std::atomic<std::size_t> chunks_done_{0};  // of this stage: run, skipped or dropped
   // Why a chunk stopped early (kCancelled or kDeadlineExceeded), kSucceeded if none did.
   std::atomic<JobStatus> stopped_early_{JobStatus::kSucceeded};
   std::atomic<bool> failed_{false};
@@ -167,6 +193,27 @@ class Executor {
   // is stopping). A job with no chunks finishes at once.
   std::shared_ptr<Job> submit(JobSpec spec);
 
+  // Work done outside the workers (inline, on the calling thread) still counts against
+  // admission while it runs: reserve() refuses it as submit() would refuse a job of that cost
+  // (OverloadedError), and the reservation gives the cost back when it is destroyed.
+  class Reservation {
+   public:
+    Reservation(Reservation&& other) noexcept
+        : executor_(std::exchange(other.executor_, nullptr)), cost_(other.cost_) {}
+    Reservation(const Reservation&) = delete;
+    Reservation& operator=(const Reservation&) = delete;
+    Reservation& operator=(Reservation&&) = delete;
+    ~Reservation();
+
+   private:
+    friend class Executor;
+    Reservation(Executor* executor, std::uint64_t cost) noexcept
+        : executor_(executor), cost_(cost) {}
+    Executor* executor_;
+    std::uint64_t cost_;
+  };
+  [[nodiscard]] Reservation reserve(std::uint64_t cost);
+
   // Submits and waits: the job's own exception, CancelledError or DeadlineExceededError is
   // rethrown here. Safe to call from several threads at once.
   void run(std::size_t chunks, ChunkFunction run_chunk, std::uint64_t cost = 0);
@@ -178,6 +225,8 @@ class Executor {
   [[nodiscard]] ExecutorStats stats() const;
 
  private:
+  // Throws OverloadedError (counting a rejection) unless `cost` more fits. Caller holds mu_.
+  void admit_locked(std::uint64_t cost);
   void worker_loop();
   // Claims the next chunk of some active job (a chunk to run again first), or retires a
   // cancelled/expired job (returning it with no chunk to run). Caller holds mu_.
@@ -185,9 +234,13 @@ class Executor {
     std::shared_ptr<Job> job;
     std::optional<std::size_t> chunk;  // none: the job was retired
     std::size_t count = 0;             // chunks this claim accounts for
+    std::size_t stage = 0;
   };
   Claim claim_locked(Clock::time_point now);
   void complete_chunks(const std::shared_ptr<Job>& job, std::size_t count);
+  // After the last chunk of a stage: lists the job's next stage, if it has one. False when the job
+  // is done (it then must be finished).
+  bool start_next_stage(const std::shared_ptr<Job>& job);
   void requeue_chunk(const std::shared_ptr<Job>& job, std::size_t chunk);
   void finish(const std::shared_ptr<Job>& job);
 
@@ -209,5 +262,9 @@ class Executor {
   std::mutex join_mu_;
   std::vector<std::thread> workers_;
 };
+
+// Runs a job's stages on the calling thread, chunk after chunk and slice after slice: for work
+// too small to be worth a job. No deadline, no cancellation; exceptions propagate.
+void run_inline(const JobSpec& spec);
 
 }  // namespace gilfree::runtime

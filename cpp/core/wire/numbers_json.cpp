@@ -114,7 +114,8 @@ ParsedNumbers not_canonical() { return ParsedNumbers{}; }
 
 }  // namespace
 
-ParsedNumbers parse_numbers_request(std::string_view body, std::size_t max_numbers) {
+ParsedNumbers parse_numbers_request(std::string_view body, std::size_t max_numbers,
+                                    memory::BufferCache& cache) {
   Cursor in(body);
   ParsedNumbers result;
   bool found = false;
@@ -131,10 +132,12 @@ ParsedNumbers parse_numbers_request(std::string_view body, std::size_t max_numbe
       if (key == "numbers") {
         if (!in.consume('[')) return not_canonical();
         found = true;
-        result.numbers.clear();  // a repeated key: the last one wins
-        result.count = 0;
+        result.count = 0;  // a repeated key: the last one wins
+        // Values before the closing bracket: at most one more than the commas before it.
         const std::size_t expected = in.commas_before_bracket() + 1;
-        result.numbers.reserve(expected < max_numbers ? expected : max_numbers);
+        const std::size_t room = expected < max_numbers ? expected : max_numbers;
+        result.storage = cache.take(room * sizeof(std::int64_t));
+        auto* const values = reinterpret_cast<std::int64_t*>(result.storage.data());
         in.skip_whitespace();
         if (!in.consume(']')) {
           for (;;) {
@@ -143,11 +146,14 @@ ParsedNumbers parse_numbers_request(std::string_view body, std::size_t max_numbe
             // Past the limit the values are only counted: the answer (413) names the count, and
             // a body that turns out malformed further on still goes to the slow path, which
             // validates before it counts.
-            if (++result.count <= max_numbers) {
-              result.numbers.push_back(value);
-            } else if (!result.numbers.empty()) {
-              std::vector<std::int64_t>().swap(result.numbers);
+            if (result.count < room) {
+              values[result.count] = value;
+            } else if (result.count >= max_numbers) {
+              result.storage = memory::Block();  // over the limit: only counted from here
+            } else {
+              return not_canonical();  // more values than commas allow: cannot happen
             }
+            ++result.count;
             in.skip_whitespace();
             if (in.consume(']')) break;
             if (!in.consume(',')) return not_canonical();
@@ -165,7 +171,13 @@ ParsedNumbers parse_numbers_request(std::string_view body, std::size_t max_numbe
   }
   in.skip_whitespace();
   if (!in.at_end() || !found) return not_canonical();
-  result.status = result.count > max_numbers ? ParseStatus::kTooMany : ParseStatus::kOk;
+  if (result.count > max_numbers) {
+    result.status = ParseStatus::kTooMany;
+    result.storage = memory::Block();
+  } else {
+    result.status = ParseStatus::kOk;
+    result.numbers = {reinterpret_cast<std::int64_t*>(result.storage.data()), result.count};
+  }
   return result;
 }
 
@@ -239,28 +251,49 @@ std::size_t format_int64(std::int64_t value, char* out) noexcept {
   return length + digits;
 }
 
+namespace {
+constexpr std::string_view kHead = "{\"original_count\":";
+constexpr std::string_view kMiddle = ",\"processed_result\":[";
+}  // namespace
+
+std::size_t response_head_size(std::size_t original_count) noexcept {
+  return kHead.size() + decimal_length(static_cast<std::int64_t>(original_count)) + kMiddle.size();
+}
+
+char* write_response_head(std::size_t original_count, char* out) noexcept {
+  std::memcpy(out, kHead.data(), kHead.size());
+  out += kHead.size();
+  out += format_int64(static_cast<std::int64_t>(original_count), out);
+  std::memcpy(out, kMiddle.data(), kMiddle.size());
+  return out + kMiddle.size();
+}
+
+std::size_t values_text_size(std::span<const std::int64_t> values, bool first) noexcept {
+  if (values.empty()) return 0;
+  // One comma before each value but the array's first.
+  std::size_t size = values.size() - (first ? 1 : 0);
+  for (const std::int64_t v : values) size += decimal_length(v);
+  return size;
+}
+
+char* write_values_text(std::span<const std::int64_t> values, bool first, char* out) noexcept {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i != 0 || !first) *out++ = ',';
+    out += format_int64(values[i], out);
+  }
+  return out;
+}
+
 std::string write_numbers_response(std::size_t original_count,
                                    std::span<const std::int64_t> values) {
-  static constexpr std::string_view kHead = "{\"original_count\":";
-  static constexpr std::string_view kMiddle = ",\"processed_result\":[";
-  static constexpr std::string_view kTail = "]}";
   // The exact size first (a pass over the values costs far less than a buffer sized for the
   // worst case, which would be three times the answer for small numbers).
-  std::size_t size = kHead.size() + decimal_length(static_cast<std::int64_t>(original_count)) +
-                     kMiddle.size() + kTail.size() + (values.empty() ? 0 : values.size() - 1);
-  for (const std::int64_t v : values) size += decimal_length(v);
+  const std::size_t size =
+      response_head_size(original_count) + values_text_size(values, true) + kResponseTail.size();
   std::string out(size, '\0');
-  char* p = out.data();
-  std::memcpy(p, kHead.data(), kHead.size());
-  p += kHead.size();
-  p += format_int64(static_cast<std::int64_t>(original_count), p);
-  std::memcpy(p, kMiddle.data(), kMiddle.size());
-  p += kMiddle.size();
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i != 0) *p++ = ',';
-    p += format_int64(values[i], p);
-  }
-  std::memcpy(p, kTail.data(), kTail.size());
+  char* p = write_response_head(original_count, out.data());
+  p = write_values_text(values, true, p);
+  std::memcpy(p, kResponseTail.data(), kResponseTail.size());
   return out;
 }
 

@@ -8,7 +8,8 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
+
+#include "memory/buffer_cache.hpp"
 
 namespace gilfree::wire {
 
@@ -20,8 +21,9 @@ enum class ParseStatus : std::uint8_t {
 
 struct ParsedNumbers {
   ParseStatus status = ParseStatus::kNotCanonical;
-  std::vector<std::int64_t> numbers;
-  std::size_t count = 0;  // values in the body
+  memory::Block storage;            // holds `numbers` (kOk)
+  std::span<std::int64_t> numbers;  // the values (kOk); empty otherwise
+  std::size_t count = 0;            // values in the body
 };
 
 // The canonical request: ASCII only; an object whose keys are plain strings (no escapes); the key
@@ -29,13 +31,28 @@ struct ParsedNumbers {
 // to an integer, true, false, null or a plain string (skipped, as pydantic ignores them); JSON
 // whitespace anywhere between tokens. A repeated "numbers" resolves as Python's json does: the
 // last one wins. Everything else (floats, strings, escapes, nesting, non-ASCII, an integer beyond
-// int64, malformed JSON, a missing "numbers") is kNotCanonical.
-[[nodiscard]] ParsedNumbers parse_numbers_request(std::string_view body, std::size_t max_numbers);
+// int64, malformed JSON, a missing "numbers") is kNotCanonical. The numbers' storage comes from
+// `cache`, sized once.
+[[nodiscard]] ParsedNumbers parse_numbers_request(
+    std::string_view body, std::size_t max_numbers,
+    memory::BufferCache& cache = memory::process_buffer_cache());
 
 // {"original_count":N,"processed_result":[...]} with no spaces, as json.dumps(obj,
 // separators=(",", ":")) writes it.
 [[nodiscard]] std::string write_numbers_response(std::size_t original_count,
                                                  std::span<const std::int64_t> values);
+
+// The answer in pieces, for writers that fill it in parallel: the head, then the values (each
+// after a comma but the array's first), then the tail.
+inline constexpr std::string_view kResponseTail = "]}";
+// Bytes of `{"original_count":N,"processed_result":[`.
+[[nodiscard]] std::size_t response_head_size(std::size_t original_count) noexcept;
+char* write_response_head(std::size_t original_count, char* out) noexcept;
+// Bytes of `values` in the array; `first`: they start it (no comma before the first of them).
+[[nodiscard]] std::size_t values_text_size(std::span<const std::int64_t> values,
+                                           bool first) noexcept;
+// Writes exactly values_text_size(values, first) bytes; returns the end.
+char* write_values_text(std::span<const std::int64_t> values, bool first, char* out) noexcept;
 
 // Decimal text of `value` into `out` (at least 20 bytes); returns the length.
 std::size_t format_int64(std::int64_t value, char* out) noexcept;

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 import gilfree
-from gilfree import INT64_MAX, INT64_MIN
+from gilfree import INT64_MAX, INT64_MIN, wire
 from gilfree.errors import Cancelled, DeadlineExceeded, GilfreeError, InvalidInput, Overloaded
 from gilfree.server.docs import mount_offline_docs
 from gilfree.server.limits import BodySizeLimit
@@ -51,6 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gilfree.configure(threads=settings.threads, max_queued_work=settings.max_queued_work)
+        wire.set_buffer_cache_limit(settings.buffer_cache_bytes)
+        if settings.tune_allocator:
+            wire.tune_allocator()
         metrics.start()
         try:
             yield

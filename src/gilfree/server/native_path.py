@@ -1,10 +1,12 @@
 """The native path of POST /process-numbers: request bytes to response bytes in C++.
 
-A JSON body in the canonical form is parsed, processed and written by three native jobs; the
-event loop only awaits them. Anything else (a coercible or invalid body, unusual query or header
-values) goes to FastAPI's own handler, so acceptance and error bodies are FastAPI's. Bodies of
-``application/octet-stream`` (little-endian int64) are served here entirely, and so is a binary
-answer when ``Accept`` asks for ``application/octet-stream``.
+The body is read into native memory and handed to one native job (``gilfree.wire``) that takes
+the numbers, checks the limits, processes them and writes the answer; the event loop only awaits
+it, and the answer's memory becomes the response body without a copy. A JSON body the strict
+parser does not take as canonical, and unusual query or header values, go to FastAPI's own
+handler, so acceptance and error bodies are FastAPI's. Bodies of ``application/octet-stream``
+(little-endian int64) are served here entirely, and so is a binary answer when ``Accept`` asks
+for ``application/octet-stream``.
 """
 
 from __future__ import annotations
@@ -23,8 +25,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from gilfree import aio, wire
-from gilfree.errors import DeadlineExceeded
+from gilfree import wire
 from gilfree.server.limits import content_length
 from gilfree.server.settings import Settings
 
@@ -131,20 +132,6 @@ def binary_response(values: Any) -> Response:
     return Response(swapped.tobytes(), media_type=OCTET_STREAM)
 
 
-class _Deadline:
-    """One deadline for every native phase of a request."""
-
-    def __init__(self, timeout_s: float) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._at = self._loop.time() + timeout_s
-
-    def remaining(self) -> float:
-        left = self._at - self._loop.time()
-        if left <= 0:
-            raise DeadlineExceeded("the request's deadline passed before its work finished")
-        return left
-
-
 def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute]:
     """The route class of POST /process-numbers for ``settings``."""
     iterations_type: TypeAdapter[int] = TypeAdapter(
@@ -184,19 +171,6 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
                 return min(value, settings.request_timeout_s)
         return None
 
-    async def serve_parsed(
-        request: Request, parsed: wire.ParsedNumbers, iterations: int, deadline: _Deadline
-    ) -> Response:
-        if parsed.status == "too_many":
-            raise too_many_numbers(parsed.count, settings)
-        if parsed.count * iterations > settings.max_work:
-            raise too_much_work(parsed.count, iterations, settings)
-        await wire.process_parsed(parsed, iterations, timeout=deadline.remaining())
-        if wants_binary(request):
-            return binary_response(parsed.values())
-        answer = await wire.write_numbers_json(parsed, timeout=deadline.remaining())
-        return Response(answer, media_type=JSON)
-
     def binary_parameters(request: Request) -> tuple[int, float]:
         """iterations and timeout of an octet-stream request, validated as FastAPI would (every
         bad parameter reported in one 422)."""
@@ -217,40 +191,27 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
             raise too_many_numbers(declared // 8, settings)  # before reading the body
         return iterations, timeout_s
 
-    async def serve_binary(
-        request: Request, body: bytes, iterations: int, deadline: _Deadline
-    ) -> Response:
-        if len(body) % 8:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "value_error",
-                        "loc": ("body",),
-                        "msg": "Value error, an application/octet-stream body holds"
-                        f" little-endian int64 values: {len(body)} bytes is not a multiple of 8",
-                        "input": None,
-                    }
-                ]
-            )
-        count = len(body) // 8
-        if count > settings.max_numbers:
-            raise too_many_numbers(count, settings)
-        if count * iterations > settings.max_work:
-            raise too_much_work(count, iterations, settings)
-        numbers: Any = memoryview(body).cast("q")
-        if sys.byteorder != "little":  # the wire is little-endian; a big-endian host swaps
-            numbers = array("q", body)
-            numbers.byteswap()
-        out = await aio.process_numbers(numbers, iterations, timeout=deadline.remaining())
-        if wants_binary(request):
-            return binary_response(out)
-        answer = await wire.write_numbers_json(out, timeout=deadline.remaining())
-        return Response(answer, media_type=JSON)
+    def partial_value(size: int) -> RequestValidationError:
+        return RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("body",),
+                    "msg": "Value error, an application/octet-stream body holds"
+                    f" little-endian int64 values: {size} bytes is not a multiple of 8",
+                    "input": None,
+                }
+            ]
+        )
 
-    async def read_body(request: Request) -> bytes:
-        # Read as a stream: Starlette would otherwise keep its own reference to the body for the
-        # whole request, where the native path lets it go once it is parsed.
-        return b"".join([chunk async for chunk in request.stream()])
+    async def read_body(request: Request) -> wire.RequestBody:
+        # Into native memory, sized once by Content-Length when there is one; read as a stream,
+        # so that Starlette keeps no copy of its own.
+        body = wire.RequestBody(content_length(request.scope) or 0)
+        async for chunk in request.stream():
+            if chunk:
+                body.append(chunk)
+        return body
 
     async def fast(request: Request) -> Response | None:
         media = _media_type(request.headers.get("content-type"))
@@ -264,25 +225,37 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
             iterations, timeout_s = maybe_iterations, maybe_timeout
         else:
             return None
+        binary_in = media == OCTET_STREAM
+        binary_out = wants_binary(request)
         try:
             # The whole body first: only then may the disconnect watcher read from the client.
             body = await read_body(request)
-            deadline = _Deadline(timeout_s)
-            if media == OCTET_STREAM:
-                work = serve_binary(request, body, iterations, deadline)
-                del body
-                return await until_disconnected(request, work)
-            parsed = await wire.parse_numbers_json(
-                body, max_numbers=settings.max_numbers, timeout=deadline.remaining()
-            )
-            if parsed.status == "not_canonical":
-                request._body = body  # where FastAPI's own handler reads the body from
-                return None
-            del body  # parsed: the body's memory goes back now, not at the end of the request
-            return await until_disconnected(
-                request, serve_parsed(request, parsed, iterations, deadline)
+            if binary_in and len(body) % 8:
+                raise partial_value(len(body))
+            answered = await until_disconnected(
+                request,
+                wire.answer_numbers(
+                    body,
+                    iterations=iterations,
+                    body_format="int64" if binary_in else "json",
+                    answer_format="int64" if binary_out else "json",
+                    max_numbers=settings.max_numbers,
+                    max_work=settings.max_work,
+                    timeout=timeout_s,
+                ),
             )
         except (ClientDisconnect, ClientDisconnected):
             return Response(status_code=CLIENT_CLOSED_REQUEST)
+        outcome = answered.outcome
+        if outcome == "ok":
+            return Response(answered.answer(), media_type=OCTET_STREAM if binary_out else JSON)
+        if outcome == "not_canonical":
+            request._body = answered.body()  # where FastAPI's own handler reads the body from
+            return None
+        if outcome == "too_many":
+            raise too_many_numbers(answered.count, settings)
+        if outcome == "too_much_work":
+            raise too_much_work(answered.count, iterations, settings)
+        raise RuntimeError(f"unexpected outcome of a native request: {outcome}")
 
     return type("NumbersRoute", (NativeBodyRoute,), {"fast_path": staticmethod(fast)})

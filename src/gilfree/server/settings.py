@@ -53,6 +53,18 @@ class Settings(BaseSettings):
         description="Deadline of a request's work in seconds; 504 when it passes.",
     )
 
+    buffer_cache_bytes: int = Field(
+        default=64 * MIB,
+        ge=0,
+        description="Bytes of large request and answer buffers kept for reuse between requests"
+        " (0: none).",
+    )
+    tune_allocator: bool = Field(
+        default=True,
+        description="Pin glibc malloc's mmap and trim thresholds at startup (1 MiB, 8 MiB) so"
+        " that mid-size per-request buffers are reused, not mapped afresh; the MALLOC_*_"
+        " environment variables, when set, win.",
+    )
     shutdown_grace_s: float = Field(
         default=10.0,
         ge=0,

@@ -1,0 +1,185 @@
+// A POST /process-numbers request as stages of one job: take the numbers, process them in
+// parallel chunks, write the answer's text in parallel chunks.
+#include "numbers_request.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+#include "errors.hpp"
+#include "wire/numbers_json.hpp"
+
+namespace gilfree::ops {
+namespace {
+
+// The wire's int64 values are little-endian; a big-endian host swaps them in place.
+void to_or_from_little_endian(std::span<std::int64_t> values) noexcept {
+  if constexpr (std::endian::native == std::endian::big) {
+    for (auto& v : values)
+      v = static_cast<std::int64_t>(__builtin_bswap64(static_cast<std::uint64_t>(v)));
+  }
+}
+
+}  // namespace
+
+NumbersRequest::NumbersRequest(memory::Block body, std::size_t size, NumbersRequestOptions options,
+                               memory::BufferCache& cache)
+    : options_(options), cache_(cache), body_(std::move(body)), body_size_(size) {
+  if (size > body_.capacity()) throw std::invalid_argument("the body is larger than its buffer");
+  if (options_.body_format == NumbersFormat::kInt64 && size % sizeof(std::int64_t) != 0) {
+    throw std::invalid_argument("an int64 body must be a whole number of 8-byte values");
+  }
+}
+
+std::span<const std::byte> NumbersRequest::answer() const noexcept {
+  if (outcome_ != RequestOutcome::kOk) return {};
+  if (options_.answer_format == NumbersFormat::kInt64) return std::as_bytes(numbers_);
+  return {answer_storage_.data(), answer_size_};
+}
+
+std::string_view NumbersRequest::body() const noexcept {
+  if (body_.empty() || outcome_ == RequestOutcome::kOk) return {};
+  return {reinterpret_cast<const char*>(body_.data()), body_size_};
+}
+
+std::uint64_t NumbersRequest::cost_of(std::size_t count) const noexcept {
+  return process_numbers_cost(count, std::max<std::uint64_t>(options_.iterations, 1));
+}
+
+std::uint64_t NumbersRequest::cost_bound() const noexcept {
+  // The shortest JSON number with its comma takes 2 bytes.
+  const std::size_t most = options_.body_format == NumbersFormat::kInt64
+                               ? body_size_ / sizeof(std::int64_t)
+                               : body_size_ / 2 + 1;
+  return std::min(cost_of(std::min(most, options_.max_numbers)), options_.max_work);
+}
+
+void NumbersRequest::take() {
+  if (options_.body_format == NumbersFormat::kJson) {
+    wire::ParsedNumbers parsed = wire::parse_numbers_request(body(), options_.max_numbers, cache_);
+    count_ = parsed.count;
+    if (parsed.status == wire::ParseStatus::kNotCanonical) {
+      outcome_ = RequestOutcome::kNotCanonical;
+      return;  // the body stays, for the slow path
+    }
+    body_ = memory::Block();  // parsed: its memory can serve the answer
+    if (parsed.status == wire::ParseStatus::kTooMany) {
+      outcome_ = RequestOutcome::kTooMany;
+      return;
+    }
+    numbers_storage_ = std::move(parsed.storage);
+    numbers_ = parsed.numbers;
+  } else {
+    count_ = body_size_ / sizeof(std::int64_t);
+    if (count_ > options_.max_numbers) {
+      outcome_ = RequestOutcome::kTooMany;
+      return;
+    }
+    numbers_ = {reinterpret_cast<std::int64_t*>(body_.data()), count_};
+    to_or_from_little_endian(numbers_);
+  }
+  if (process_numbers_cost(count_, options_.iterations) > options_.max_work) {
+    outcome_ = RequestOutcome::kTooMuchWork;
+    numbers_ = {};
+    numbers_storage_ = memory::Block();
+  }
+}
+
+void NumbersRequest::process(std::size_t chunk, runtime::ChunkContext& context) {
+  if (!chunks_->run(chunk, context)) return;  // stopped early, or more slices to come
+  const auto values = chunks_->output(chunk);
+  if (options_.answer_format == NumbersFormat::kJson) {
+    text_offsets_[chunk] = wire::values_text_size(values, chunk == 0);
+  } else {
+    to_or_from_little_endian(values);
+  }
+}
+
+void NumbersRequest::write(std::size_t chunk) noexcept {
+  char* const base = reinterpret_cast<char*>(answer_storage_.data());
+  if (chunk == 0) wire::write_response_head(count_, base);
+  if (chunks_)
+    wire::write_values_text(chunks_->output(chunk), chunk == 0, base + text_offsets_[chunk]);
+  if (chunk + 1 == text_offsets_.size() || text_offsets_.empty()) {
+    std::memcpy(base + answer_size_ - wire::kResponseTail.size(), wire::kResponseTail.data(),
+                wire::kResponseTail.size());
+  }
+}
+
+void NumbersRequest::run_chunk(std::size_t chunk, runtime::ChunkContext& context) {
+  switch (phase_) {
+    case Phase::kTake:
+      take();
+      return;
+    case Phase::kProcess:
+      process(chunk, context);
+      return;
+    case Phase::kWrite:
+      write(chunk);
+      return;
+    case Phase::kDone:
+      return;
+  }
+}
+
+runtime::StagePlan NumbersRequest::next_stage() {
+  const bool json_answer = options_.answer_format == NumbersFormat::kJson;
+  if (phase_ == Phase::kTake) {
+    if (outcome_ != RequestOutcome::kPending) {
+      phase_ = Phase::kDone;
+      return runtime::StagePlan{0, 0};
+    }
+    chunks_ = std::make_unique<ProcessNumbersChunks>(numbers_, numbers_, options_.iterations);
+    if (json_answer) text_offsets_.assign(chunks_->chunks(), 0);
+    if (chunks_->chunks() > 0) {
+      phase_ = Phase::kProcess;
+      return runtime::StagePlan{chunks_->chunks(), cost_of(count_)};
+    }
+    chunks_.reset();  // no numbers: nothing to process
+  }
+  if (phase_ != Phase::kWrite && json_answer) {
+    // The text's exact size, and where each chunk's part of it starts.
+    const std::size_t head = wire::response_head_size(count_);
+    std::size_t at = head;
+    for (std::size_t& offset : text_offsets_) at += std::exchange(offset, at);
+    answer_size_ = at + wire::kResponseTail.size();
+    answer_storage_ = cache_.take(answer_size_);
+    phase_ = Phase::kWrite;
+    return runtime::StagePlan{std::max<std::size_t>(text_offsets_.size(), 1), cost_of(count_)};
+  }
+  phase_ = Phase::kDone;
+  outcome_ = RequestOutcome::kOk;
+  return runtime::StagePlan{0, std::nullopt};
+}
+
+runtime::JobSpec numbers_request_spec(std::shared_ptr<NumbersRequest> request) {
+  if (request->started_.exchange(true)) throw InvalidInputError("this request has already run");
+  runtime::JobSpec spec;
+  spec.chunks = 1;
+  spec.cost = request->cost_bound();
+  spec.run_chunk = [request](std::size_t chunk, runtime::ChunkContext& context) {
+    request->run_chunk(chunk, context);
+  };
+  spec.next_stage = [request](std::size_t) { return request->next_stage(); };
+  return spec;
+}
+
+std::shared_ptr<runtime::Job> submit_numbers_request(
+    runtime::Executor& executor, std::shared_ptr<NumbersRequest> request,
+    std::optional<runtime::Clock::time_point> deadline,
+    std::shared_ptr<runtime::CompletionSink> sink) {
+  runtime::JobSpec spec = numbers_request_spec(std::move(request));
+  spec.deadline = deadline;
+  spec.sink = std::move(sink);
+  return executor.submit(std::move(spec));
+}
+
+void run_numbers_request_inline(runtime::Executor& executor,
+                                const std::shared_ptr<NumbersRequest>& request) {
+  const auto reservation = executor.reserve(request->cost_bound());
+  runtime::run_inline(numbers_request_spec(request));
+}
+
+}  // namespace gilfree::ops

@@ -1,0 +1,114 @@
+// One POST /process-numbers request as one job: the request body in, the answer's bytes out.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "memory/buffer_cache.hpp"
+#include "ops.hpp"
+#include "runtime/executor.hpp"
+
+namespace gilfree::ops {
+
+enum class NumbersFormat : std::uint8_t {
+  kJson,   // {"numbers": [...]} in, {"original_count": N, "processed_result": [...]} out
+  kInt64,  // little-endian int64 values, both ways
+};
+
+enum class RequestOutcome : std::uint8_t {
+  kPending,       // the work has not finished (or did not succeed)
+  kOk,            // answer() holds the answer
+  kNotCanonical,  // a JSON body the strict parser leaves to the slow path (see wire/)
+  kTooMany,       // more than max_numbers numbers; count() says how many
+  kTooMuchWork,   // count() x iterations is more than max_work
+};
+
+struct NumbersRequestOptions {
+  NumbersFormat body_format = NumbersFormat::kJson;
+  NumbersFormat answer_format = NumbersFormat::kJson;
+  std::uint64_t iterations = 1000;
+  std::size_t max_numbers = std::numeric_limits<std::size_t>::max();
+  std::uint64_t max_work = std::numeric_limits<std::uint64_t>::max();
+};
+
+// The request and its results. Its work, as stages of one job (numbers_request_spec):
+//   1. one chunk takes the numbers: parses a JSON body (into a buffer of their own; the body's
+//      buffer goes back as soon as they are parsed) or takes an int64 body's values in place,
+//      and checks max_numbers and max_work;
+//   2. process_numbers runs on them in place, in parallel chunks; for a JSON answer each chunk
+//      also measures its values' text;
+//   3. for a JSON answer, the chunks write their text side by side into one buffer of the exact
+//      size, in parallel (an int64 answer is the numbers' own memory).
+// Every large buffer comes from `cache`. The results are valid once the work has succeeded.
+class NumbersRequest {
+ public:
+  // The first `size` bytes of `body` are the request body; an int64 body must be a multiple of 8
+  // bytes (std::invalid_argument otherwise).
+  NumbersRequest(memory::Block body, std::size_t size, NumbersRequestOptions options,
+                 memory::BufferCache& cache = memory::process_buffer_cache());
+
+  [[nodiscard]] const NumbersRequestOptions& options() const noexcept { return options_; }
+  [[nodiscard]] RequestOutcome outcome() const noexcept { return outcome_; }
+  // Numbers in the body: all of them for kTooMany, 0 for kNotCanonical.
+  [[nodiscard]] std::size_t count() const noexcept { return count_; }
+  // kOk: the answer's bytes (JSON text, or little-endian int64 values).
+  [[nodiscard]] std::span<const std::byte> answer() const noexcept;
+  // The body as received, for the slow path: before the work, and after it unless the outcome is
+  // kOk (an int64 body was then processed in place, a JSON body released once parsed).
+  [[nodiscard]] std::string_view body() const noexcept;
+  // Work units to reserve at admission: numbers x iterations (at least 1 per number) for as many
+  // numbers as the body can hold, but no more than max_work (beyond it nothing is computed).
+  [[nodiscard]] std::uint64_t cost_bound() const noexcept;
+
+ private:
+  enum class Phase : std::uint8_t { kTake, kProcess, kWrite, kDone };
+  friend runtime::JobSpec numbers_request_spec(std::shared_ptr<NumbersRequest> request);
+
+  void run_chunk(std::size_t chunk, runtime::ChunkContext& context);
+  runtime::StagePlan next_stage();
+  void take();
+  void process(std::size_t chunk, runtime::ChunkContext& context);
+  void write(std::size_t chunk) noexcept;
+  [[nodiscard]] std::uint64_t cost_of(std::size_t count) const noexcept;
+
+  std::atomic<bool> started_{false};  // its work runs once
+  const NumbersRequestOptions options_;
+  memory::BufferCache& cache_;
+  memory::Block body_;
+  std::size_t body_size_;
+
+  Phase phase_ = Phase::kTake;
+  RequestOutcome outcome_ = RequestOutcome::kPending;
+  std::size_t count_ = 0;
+  memory::Block numbers_storage_;  // parsed numbers (a JSON body)
+  std::span<std::int64_t> numbers_;
+  std::unique_ptr<ProcessNumbersChunks> chunks_;
+  std::vector<std::size_t> text_offsets_;  // per chunk: its text's size, then where it starts
+  memory::Block answer_storage_;           // a JSON answer
+  std::size_t answer_size_ = 0;
+};
+
+// The request's work as a job of stages, holding the request until the job finishes. A request
+// runs once: InvalidInputError the second time.
+[[nodiscard]] runtime::JobSpec numbers_request_spec(std::shared_ptr<NumbersRequest> request);
+
+// Submits the request's work (see NumbersRequest); throws OverloadedError if the executor refuses
+// it.
+std::shared_ptr<runtime::Job> submit_numbers_request(
+    runtime::Executor& executor, std::shared_ptr<NumbersRequest> request,
+    std::optional<runtime::Clock::time_point> deadline,
+    std::shared_ptr<runtime::CompletionSink> sink);
+
+// Runs the request's work on the calling thread (a small request: no job, no wake-up), its cost
+// bound reserved on `executor` meanwhile: OverloadedError when the executor would refuse it.
+void run_numbers_request_inline(runtime::Executor& executor,
+                                const std::shared_ptr<NumbersRequest>& request);
+
+}  // namespace gilfree::ops

@@ -1,0 +1,222 @@
+// NumbersRequest: a request body to its answer's bytes as one job of stages (or inline), in every
+// pairing of formats; the outcomes that send a request elsewhere; cancellation.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "errors.hpp"
+#include "kernels/process_numbers.hpp"
+#include "memory/buffer_cache.hpp"
+#include "numbers_request.hpp"
+#include "runtime/executor.hpp"
+#include "wire/numbers_json.hpp"
+
+namespace {
+
+using gilfree::memory::BufferCache;
+using gilfree::ops::NumbersFormat;
+using gilfree::ops::NumbersRequest;
+using gilfree::ops::NumbersRequestOptions;
+using gilfree::ops::RequestOutcome;
+using gilfree::runtime::Executor;
+using gilfree::runtime::JobStatus;
+
+constexpr std::size_t kMiB = std::size_t{1} << 20;
+
+std::vector<std::int64_t> mixed_values(std::size_t n) {
+  std::mt19937_64 rng(n);
+  std::vector<std::int64_t> values(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    values[i] = i % 3 == 0 ? static_cast<std::int64_t>(rng()) : static_cast<std::int64_t>(i) - 50;
+  }
+  if (n > 1) {
+    values[0] = std::numeric_limits<std::int64_t>::min();
+    values[1] = std::numeric_limits<std::int64_t>::max();
+  }
+  return values;
+}
+
+std::string json_body(const std::vector<std::int64_t>& values) {
+  const std::string answer = gilfree::wire::write_numbers_response(values.size(), values);
+  return "{\"numbers\"" + answer.substr(answer.find(":["));
+}
+
+std::string int64_body(const std::vector<std::int64_t>& values) {
+  std::string bytes(values.size() * 8, '\0');
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto v = static_cast<std::uint64_t>(values[i]);
+    for (std::size_t b = 0; b < 8; ++b) bytes[i * 8 + b] = static_cast<char>((v >> (8 * b)) & 0xff);
+  }
+  return bytes;
+}
+
+std::shared_ptr<NumbersRequest> request_of(BufferCache& cache, const std::string& body,
+                                           NumbersRequestOptions options) {
+  auto block = cache.take(body.size());
+  std::memcpy(block.data(), body.data(), body.size());
+  return std::make_shared<NumbersRequest>(std::move(block), body.size(), options, cache);
+}
+
+std::string answer_text(const NumbersRequest& request) {
+  const auto bytes = request.answer();
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+struct Case {
+  NumbersFormat body;
+  NumbersFormat answer;
+};
+
+class EveryPairing : public ::testing::TestWithParam<Case> {};
+
+TEST_P(EveryPairing, AnswersAsTheKernelAndTheWriterDoInlineAndAsAJob) {
+  BufferCache cache(64 * kMiB);
+  Executor executor(3);
+  for (const std::size_t n : {0U, 1U, 7U, 1000U, 300'000U}) {
+    for (const std::uint64_t iterations : {0U, 3U, 1000U}) {
+      if (n == 300'000 && iterations == 1000) continue;  // long in debug and sanitizer builds
+      const auto values = mixed_values(n);
+      std::vector<std::int64_t> expected(n);
+      gilfree::kernels::process_numbers(values, expected, iterations);
+      const std::string body =
+          GetParam().body == NumbersFormat::kJson ? json_body(values) : int64_body(values);
+      const std::string want = GetParam().answer == NumbersFormat::kJson
+                                   ? gilfree::wire::write_numbers_response(n, expected)
+                                   : int64_body(expected);
+      const NumbersRequestOptions options{GetParam().body, GetParam().answer, iterations};
+
+      auto inline_request = request_of(cache, body, options);
+      gilfree::ops::run_numbers_request_inline(executor, inline_request);
+      ASSERT_EQ(inline_request->outcome(), RequestOutcome::kOk) << n;
+      EXPECT_EQ(inline_request->count(), n);
+      EXPECT_TRUE(answer_text(*inline_request) == want) << n << " x " << iterations;
+
+      auto request = request_of(cache, body, options);
+      auto job = gilfree::ops::submit_numbers_request(executor, request, std::nullopt, nullptr);
+      job->wait();
+      ASSERT_EQ(job->status(), JobStatus::kSucceeded);
+      ASSERT_EQ(request->outcome(), RequestOutcome::kOk);
+      EXPECT_TRUE(answer_text(*request) == want) << n << " x " << iterations;
+      EXPECT_TRUE(request->body().empty());  // processed in place, or parsed and released
+    }
+  }
+  EXPECT_EQ(executor.stats().queued_work, 0U);
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, EveryPairing,
+                         ::testing::Values(Case{NumbersFormat::kJson, NumbersFormat::kJson},
+                                           Case{NumbersFormat::kJson, NumbersFormat::kInt64},
+                                           Case{NumbersFormat::kInt64, NumbersFormat::kJson},
+                                           Case{NumbersFormat::kInt64, NumbersFormat::kInt64}));
+
+TEST(NumbersRequest, NotCanonicalKeepsTheBodyForTheSlowPath) {
+  BufferCache cache(64 * kMiB);
+  Executor executor(2);
+  const std::string body = R"({"numbers": [1, "2"]})";
+  auto request = request_of(cache, body, {});
+  auto job = gilfree::ops::submit_numbers_request(executor, request, std::nullopt, nullptr);
+  job->wait();
+  EXPECT_EQ(job->status(), JobStatus::kSucceeded);
+  EXPECT_EQ(request->outcome(), RequestOutcome::kNotCanonical);
+  EXPECT_EQ(request->body(), body);
+  EXPECT_TRUE(request->answer().empty());
+}
+
+TEST(NumbersRequest, LimitsAreCheckedBeforeAnyWork) {
+  BufferCache cache(64 * kMiB);
+  Executor executor(1);
+  const auto values = mixed_values(100);
+  for (const auto format : {NumbersFormat::kJson, NumbersFormat::kInt64}) {
+    const std::string body =
+        format == NumbersFormat::kJson ? json_body(values) : int64_body(values);
+    auto many = request_of(cache, body, {format, NumbersFormat::kJson, 1, 99});
+    gilfree::ops::run_numbers_request_inline(executor, many);
+    EXPECT_EQ(many->outcome(), RequestOutcome::kTooMany);
+    EXPECT_EQ(many->count(), 100U);
+
+    auto work = request_of(cache, body, {format, NumbersFormat::kJson, 10, 100, 999});
+    gilfree::ops::run_numbers_request_inline(executor, work);
+    EXPECT_EQ(work->outcome(), RequestOutcome::kTooMuchWork);
+    EXPECT_EQ(work->count(), 100U);
+    EXPECT_TRUE(work->answer().empty());
+
+    auto fits = request_of(cache, body, {format, NumbersFormat::kJson, 10, 100, 1000});
+    gilfree::ops::run_numbers_request_inline(executor, fits);
+    EXPECT_EQ(fits->outcome(), RequestOutcome::kOk);
+  }
+}
+
+TEST(NumbersRequest, ReservesABoundThenTheRealCost) {
+  BufferCache cache(64 * kMiB);
+  // "{"numbers":[...]}" of 10 numbers of 1 to 2 digits: far fewer numbers than bytes / 2.
+  const std::string body = json_body({1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
+  const auto request = request_of(cache, body, {NumbersFormat::kJson, NumbersFormat::kJson, 1000});
+  EXPECT_EQ(request->cost_bound(), (body.size() / 2 + 1) * 1000);
+  const auto capped =
+      request_of(cache, body, {NumbersFormat::kJson, NumbersFormat::kJson, 1000, 1'000'000, 5000});
+  EXPECT_EQ(capped->cost_bound(), 5000U);
+  const auto binary = request_of(cache, int64_body(mixed_values(10)), {NumbersFormat::kInt64});
+  EXPECT_EQ(binary->cost_bound(), 10U * 1000);
+}
+
+TEST(NumbersRequest, InlineWorkIsAdmittedLikeAJob) {
+  BufferCache cache(64 * kMiB);
+  Executor executor(1, 2500);
+  const std::string body = int64_body(mixed_values(10));
+  auto request = request_of(cache, body, {NumbersFormat::kInt64, NumbersFormat::kJson, 251});
+  EXPECT_THROW(gilfree::ops::run_numbers_request_inline(executor, request),
+               gilfree::OverloadedError);
+  EXPECT_EQ(request->outcome(), RequestOutcome::kPending);
+  auto fits = request_of(cache, body, {NumbersFormat::kInt64, NumbersFormat::kJson, 250});
+  gilfree::ops::run_numbers_request_inline(executor, fits);
+  EXPECT_EQ(fits->outcome(), RequestOutcome::kOk);
+  EXPECT_EQ(executor.stats().queued_work, 0U);
+}
+
+TEST(NumbersRequest, AnInt64BodyMustBeWholeValues) {
+  BufferCache cache(64 * kMiB);
+  EXPECT_THROW(request_of(cache, std::string(12, '\0'), {NumbersFormat::kInt64}),
+               std::invalid_argument);
+}
+
+TEST(NumbersRequest, CancelStopsItsWork) {
+  BufferCache cache(64 * kMiB);
+  Executor executor(2);
+  const auto values = mixed_values(200'000);
+  auto request = request_of(cache, int64_body(values),
+                            {NumbersFormat::kInt64, NumbersFormat::kJson, 100'000'000});
+  auto job = gilfree::ops::submit_numbers_request(executor, request, std::nullopt, nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  job->cancel();
+  job->wait();
+  EXPECT_EQ(job->status(), JobStatus::kCancelled);
+  EXPECT_EQ(request->outcome(), RequestOutcome::kPending);
+  EXPECT_EQ(executor.stats().queued_work, 0U);
+}
+
+TEST(NumbersRequest, BuffersComeBackToTheCache) {
+  BufferCache cache(64 * kMiB);
+  Executor executor(2);
+  const std::string body = json_body(mixed_values(100'000));
+  for (int i = 0; i < 3; ++i) {
+    auto request = request_of(cache, body, {NumbersFormat::kJson, NumbersFormat::kJson, 1});
+    auto job = gilfree::ops::submit_numbers_request(executor, request, std::nullopt, nullptr);
+    job->wait();
+    ASSERT_EQ(request->outcome(), RequestOutcome::kOk);
+  }
+  // The first request allocated its blocks (body, numbers, answer; the answer may reuse the
+  // body's); the next ones found them again.
+  const auto stats = cache.stats();
+  EXPECT_LE(stats.allocated, 3U);
+  EXPECT_GE(stats.reused, 6U);
+}
+
+}  // namespace
