@@ -28,6 +28,19 @@ std::vector<std::int64_t> inputs() {
                                       (kP + 3) / 2,
                                       -(kP + 3) / 2,
                                       -500000004};
+  // Inputs whose first step lands on or next to a multiple of P, across the whole range (where
+  // a quotient estimated in floating point could be one off): t = (v + 1) * 2 = k * P + d.
+  for (const std::int64_t k :
+       {std::int64_t{2}, std::int64_t{1} << 20, std::int64_t{1} << 32, (std::int64_t{1} << 33) - 2,
+        std::int64_t{9'223'372'030}, std::int64_t{-2}, -(std::int64_t{1} << 32),
+        -(std::int64_t{1} << 33) + 2, std::int64_t{-9'223'372'030}}) {
+    for (const std::int64_t d : {-4, -2, 0, 2, 4}) {
+      const auto t = static_cast<std::uint64_t>(k) * static_cast<std::uint64_t>(kP) +
+                     static_cast<std::uint64_t>(d);
+      values.push_back(static_cast<std::int64_t>(t / 2 - 1));
+      values.push_back(static_cast<std::int64_t>(t / 2 - 1 + (std::uint64_t{1} << 63)));
+    }
+  }
   std::mt19937_64 rng(99);
   while (values.size() < 3001) values.push_back(static_cast<std::int64_t>(rng()));
   return values;
@@ -52,6 +65,25 @@ TEST_P(EveryBuiltLevel, BitExactAgainstReference) {
                                << " iterations=" << iterations;
     }
   }
+}
+
+// The first step over many values of every magnitude (a level may compute it its own way).
+TEST_P(EveryBuiltLevel, FirstStepBitExactOnManyValues) {
+  const SimdLevel level = GetParam();
+  if (!gilfree::kernels::simd_level_supported(level)) {
+    GTEST_SKIP() << "this CPU cannot run " << gilfree::kernels::simd_level_name(level);
+  }
+  std::mt19937_64 rng(7);
+  std::vector<std::int64_t> in(300'000);
+  for (auto& v : in) {
+    const auto bits = static_cast<unsigned>(rng() % 64);
+    const std::uint64_t magnitude = rng() >> bits;
+    v = static_cast<std::int64_t>((rng() & 1U) != 0 ? 0U - magnitude : magnitude);
+  }
+  std::vector<std::int64_t> expected(in.size()), got(in.size());
+  gilfree::kernels::process_numbers_reference(in, expected, 1);
+  gilfree::kernels::process_numbers_at(level, in, got, 1);
+  ASSERT_EQ(got, expected) << gilfree::kernels::simd_level_name(level);
 }
 
 INSTANTIATE_TEST_SUITE_P(Levels, EveryBuiltLevel,
