@@ -153,9 +153,13 @@ VARIANTS = (
         "gilfree_json_octet", "gilfree, JSON in, octet-stream out", "gilfree", JSON, OCTET_STREAM
     ),
     Variant("original", "original style (dict answer)", "original", JSON, JSON),
+    # Not a way of computing anything: the same octet-stream bytes, echoed (see
+    # bench/peers/echo.py): the floor under gilfree's octet-stream round trip.
+    Variant("echo", "transport floor (bare ASGI echo)", "echo", OCTET_STREAM, OCTET_STREAM),
     Variant("original_model", "original style + response_model", "original_model", JSON, JSON),
 )
 VARIANT_KEYS = tuple(variant.key for variant in VARIANTS)
+ECHO = "echo"
 
 
 def service_specs(threads: int) -> dict[str, ServiceSpec]:
@@ -183,6 +187,14 @@ def service_specs(threads: int) -> dict[str, ServiceSpec]:
             " validates and dumps to JSON bytes in pydantic's core"
             " (bench/peers/original.py `create_app_with_response_model`)",
             harness.uvicorn_factory("bench.peers.original:create_app_with_response_model"),
+        ),
+        ServiceSpec(
+            "echo",
+            "transport floor",
+            "a bare ASGI app on the same stack (uvicorn, uvloop, httptools) that reads the"
+            " octet-stream body whole and sends the same bytes back: the cost of moving the"
+            " bytes, with nothing computed (bench/peers/echo.py)",
+            harness.uvicorn_factory("bench.peers.echo:create_app"),
         ),
     ]
     return {spec.key: spec for spec in specs}
@@ -343,6 +355,10 @@ def verify(answer: Answer, variant: Variant, payload: Payload) -> None:
     if variant.binary_out:
         if not answer.content_type.startswith(OCTET_STREAM):
             raise RuntimeError(f"{where}: content type {answer.content_type!r}")
+        if variant.key == ECHO:
+            if answer.body != payload.octet_body:
+                raise RuntimeError(f"{where}: the echo differs from the request body")
+            return
         if answer.body != payload.expected_octet:
             raise RuntimeError(f"{where}: the binary answer differs from the expected values")
         return

@@ -29,6 +29,7 @@ MARKDOWN_NAME = "wire.md"
 PLOT_NAME = "wire_latency.png"
 _REFERENCE = "gilfree_json"
 _ORIGINAL = "original"
+_FLOOR = "echo"
 _SHORT_TYPES = {"application/json": "JSON", "application/octet-stream": "octet-stream"}
 
 
@@ -110,13 +111,24 @@ def _targets_section(results: dict[str, Any]) -> list[str]:
     lines = targets_section(results["targets"], _goal_and_shown)
     big = str(results["plan"]["rss_numbers"])
     requests = 1 + results["plan"]["rss_later_requests"]
-    retained_notes, model_notes = [], []
+    retained_notes, model_notes, floor_notes = [], [], []
     for measured in results["distributions"].values():
         label = measured["label"]
         variants = measured.get("latency", {}).get(big, {}).get("variants", {})
         model, json_in = variants.get("original_model"), variants.get(_REFERENCE)
         octet = variants.get("gilfree_octet")
+        floor = variants.get(_FLOOR)
         memory = measured.get("memory", {}).get(_REFERENCE)
+        if floor and octet and json_in:
+            floor_notes += [
+                f"Not a target, the floor under it, with {label}: echoing the same octet-stream"
+                f" bytes with a bare ASGI app on the same stack took {duration(floor['median_ms'])}"
+                f" (median); gilfree's octet-stream round trip is"
+                f" {ratio(octet['median_ms'] / floor['median_ms'])} that, its JSON one"
+                f" {ratio(json_in['median_ms'] / floor['median_ms'])}. No octet-stream path on"
+                " this stack can be more than the latter times faster than this JSON path.",
+                "",
+            ]
         if memory:
             retained = memory["idle_rss_after_kib"] - memory["fresh_idle_rss_kib"]
             retained_notes += [
@@ -140,7 +152,7 @@ def _targets_section(results: dict[str, Any]) -> list[str]:
                 ),
                 "",
             ]
-    return lines + retained_notes + model_notes
+    return lines + floor_notes + retained_notes + model_notes
 
 
 def _change(num_bytes: float) -> str:
@@ -332,8 +344,9 @@ def plot_latency(results: dict[str, Any], path: Path) -> None:
             keys = list(variants)[::-1]  # the first variant on top
             medians = [variants[key]["median_ms"] for key in keys]
             p90 = [variants[key]["p90_ms"] for key in keys]
+            service_colors = {"gilfree": "tab:blue", "echo": "tab:gray"}
             colors = [
-                "tab:blue" if results["variants"][key]["service"] == "gilfree" else "tab:orange"
+                service_colors.get(results["variants"][key]["service"], "tab:orange")
                 for key in keys
             ]
             positions = list(range(len(keys)))

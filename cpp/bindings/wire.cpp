@@ -37,7 +37,7 @@ using runtime::CompletionQueue;
 class RequestBody {
  public:
   explicit RequestBody(std::size_t expected_bytes) {
-    if (expected_bytes > 0) block_ = memory::process_buffer_cache().take(expected_bytes);
+    if (expected_bytes > 0) block_ = take(expected_bytes);
   }
 
   void append(nb::handle chunk) {
@@ -46,8 +46,7 @@ class RequestBody {
     const std::string_view piece = bytes.view();
     if (piece.size() > block_.capacity() - size_) {
       const std::size_t want = size_ + piece.size();
-      const std::size_t doubled = 2 * block_.capacity();
-      memory::Block grown = memory::process_buffer_cache().take(doubled > want ? doubled : want);
+      memory::Block grown = take(want);  // at least twice `want`: amortised doubling
       if (size_ > 0) std::memcpy(grown.data(), block_.data(), size_);
       block_ = std::move(grown);
     }
@@ -66,6 +65,14 @@ class RequestBody {
   }
 
  private:
+  // Room for the answer too (see ops::kBodyCapacityFactor): address space only until written.
+  static memory::Block take(std::size_t bytes) {
+    const std::size_t room = bytes > ~std::size_t{0} / ops::kBodyCapacityFactor
+                                 ? bytes
+                                 : bytes * ops::kBodyCapacityFactor;
+    return memory::process_buffer_cache().take(room);
+  }
+
   memory::Block block_;
   std::size_t size_ = 0;
   bool consumed_ = false;
@@ -120,7 +127,7 @@ std::shared_ptr<NumbersRequest> make_request(nb::handle body, const std::string&
   const ByteBuffer bytes(body);
   const std::size_t size = bytes.view().size();
   check_size(size);
-  memory::Block block = memory::process_buffer_cache().take(size);
+  memory::Block block = memory::process_buffer_cache().take(size * ops::kBodyCapacityFactor);
   if (size > 0) std::memcpy(block.data(), bytes.view().data(), size);
   return std::make_shared<NumbersRequest>(std::move(block), size, options);
 }

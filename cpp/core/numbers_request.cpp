@@ -64,11 +64,13 @@ void NumbersRequest::take() {
       outcome_ = RequestOutcome::kNotCanonical;
       return;  // the body stays, for the slow path
     }
-    body_ = memory::Block();  // parsed: its memory can serve the answer
     if (parsed.status == wire::ParseStatus::kTooMany) {
       outcome_ = RequestOutcome::kTooMany;
+      body_ = memory::Block();
       return;
     }
+    // Parsed: the body's buffer may hold the JSON answer; nothing else needs it.
+    if (options_.answer_format != NumbersFormat::kJson) body_ = memory::Block();
     numbers_storage_ = std::move(parsed.storage);
     numbers_ = parsed.numbers;
   } else {
@@ -145,7 +147,14 @@ runtime::StagePlan NumbersRequest::next_stage() {
     std::size_t at = head;
     for (std::size_t& offset : text_offsets_) at += std::exchange(offset, at);
     answer_size_ = at + wire::kResponseTail.size();
-    answer_storage_ = cache_.take(answer_size_);
+    if (options_.body_format == NumbersFormat::kJson && body_.capacity() >= answer_size_) {
+      answer_storage_ = std::move(body_);  // the parsed JSON body's buffer
+    } else {
+      // An int64 body holds the numbers; a JSON body's buffer too small for the answer would
+      // only add to the peak, kept for reuse.
+      if (options_.body_format == NumbersFormat::kJson) body_.discard();
+      answer_storage_ = cache_.take(answer_size_);
+    }
     phase_ = Phase::kWrite;
     return runtime::StagePlan{std::max<std::size_t>(text_offsets_.size(), 1), cost_of(count_)};
   }

@@ -38,14 +38,21 @@ struct NumbersRequestOptions {
   std::uint64_t max_work = std::numeric_limits<std::uint64_t>::max();
 };
 
+// Bodies are best read into a buffer of kBodyCapacityFactor times their size: the part never
+// written costs address space only, and a JSON answer that fits (most do: the results are at most
+// 11 characters each, and the numbers they come from rarely shorter) is then written into the
+// body's own buffer once the body is parsed, so a JSON request holds two buffers at a time, not
+// three.
+inline constexpr std::size_t kBodyCapacityFactor = 2;
+
 // The request and its results. Its work, as stages of one job (numbers_request_spec):
-//   1. one chunk takes the numbers: parses a JSON body (into a buffer of their own; the body's
-//      buffer goes back as soon as they are parsed) or takes an int64 body's values in place,
-//      and checks max_numbers and max_work;
+//   1. one chunk takes the numbers: parses a JSON body (into a buffer of their own) or takes an
+//      int64 body's values in place, and checks max_numbers and max_work;
 //   2. process_numbers runs on them in place, in parallel chunks; for a JSON answer each chunk
 //      also measures its values' text;
-//   3. for a JSON answer, the chunks write their text side by side into one buffer of the exact
-//      size, in parallel (an int64 answer is the numbers' own memory).
+//   3. for a JSON answer, the chunks write their text side by side into one buffer, in parallel:
+//      the JSON body's own buffer when the answer fits there, else a new one of the exact size (an
+//      int64 answer is the numbers' own memory).
 // Every large buffer comes from `cache`. The results are valid once the work has succeeded.
 class NumbersRequest {
  public:

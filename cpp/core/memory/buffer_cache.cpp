@@ -46,6 +46,13 @@ void Block::release() noexcept {
   capacity_ = 0;
 }
 
+void Block::discard() noexcept {
+  if (data_ != nullptr) deallocate(data_);
+  cache_ = nullptr;
+  data_ = nullptr;
+  capacity_ = 0;
+}
+
 BufferCache::~BufferCache() {
   for (const Retained& block : retained_) deallocate(block.data);
 }

@@ -30,6 +30,9 @@ class Block {
   [[nodiscard]] std::byte* data() const noexcept { return data_; }
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
   [[nodiscard]] bool empty() const noexcept { return data_ == nullptr; }
+  // Frees the memory to the allocator even if it came from a cache (to lower a peak: memory kept
+  // for reuse is still resident). The block is empty afterwards.
+  void discard() noexcept;
 
  private:
   friend class BufferCache;
