@@ -218,6 +218,9 @@ def test_metrics_expose_jobs_and_histograms(make_client: MakeClient) -> None:
     run = 'gilfree_job_run_seconds_count{kernel="process_numbers",status="deadline_exceeded"}'
     assert samples[run] >= 1
     assert 'gilfree_job_run_seconds_count{kernel="sum_squares",status="succeeded"}' in samples
+    for name in ("reused_total", "allocated_total", "retained_bytes", "max_retained_bytes"):
+        assert f"gilfree_buffer_cache_{name}" in samples
+    assert samples["gilfree_buffer_cache_max_retained_bytes"] == 64 * 2**20
 
 
 def test_shutdown_with_work_in_flight_cancels_it_and_joins() -> None:

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the native runtime: job counters, gauges, queue-wait and run histograms."""
+"""Prometheus metrics of the native runtime: job counters, gauges, queue-wait and run histograms,
+and the wire path's buffer cache."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 import gilfree
-from gilfree import aio
+from gilfree import aio, wire
 
 __all__ = ["RuntimeMetrics"]
 
@@ -49,12 +50,36 @@ class _ExecutorCollector(Collector):
             yield gauge
 
 
+_CACHE_COUNTERS = {
+    "reused": "Large request and answer buffers served from the buffer cache.",
+    "allocated": "Large request and answer buffers the buffer cache had to allocate.",
+}
+_CACHE_GAUGES = {
+    "retained_bytes": "Bytes of buffers the buffer cache keeps for reuse.",
+    "max_retained_bytes": "Limit on the bytes the buffer cache keeps (buffer_cache_bytes).",
+}
+
+
+class _BufferCacheCollector(Collector):
+    def collect(self) -> Iterator[Metric]:
+        stats = wire.buffer_cache_stats()
+        for name, doc in _CACHE_COUNTERS.items():
+            counter = CounterMetricFamily(f"gilfree_buffer_cache_{name}", doc)
+            counter.add_metric([], stats[name])
+            yield counter
+        for name, doc in _CACHE_GAUGES.items():
+            gauge = GaugeMetricFamily(f"gilfree_buffer_cache_{name}", doc)
+            gauge.add_metric([], stats[name])
+            yield gauge
+
+
 class RuntimeMetrics:
     """A registry of its own per app (so that several apps in one process do not collide)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(_ExecutorCollector())
+        self.registry.register(_BufferCacheCollector())
         self.queue_wait = Histogram(
             "gilfree_job_queue_wait_seconds",
             "Seconds from a job's admission to its first chunk.",
