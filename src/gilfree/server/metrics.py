@@ -34,20 +34,27 @@ _GAUGES = {
 }
 
 
+def _families(
+    prefix: str, stats: dict[str, int], counters: dict[str, str], gauges: dict[str, str]
+) -> Iterator[Metric]:
+    for name, doc in counters.items():
+        counter = CounterMetricFamily(f"{prefix}_{name}", doc)
+        counter.add_metric([], stats[name])
+        yield counter
+    for name, doc in gauges.items():
+        gauge = GaugeMetricFamily(f"{prefix}_{name}", doc)
+        gauge.add_metric([], stats[name])
+        yield gauge
+
+
 class _ExecutorCollector(Collector):
     """Reads the executor's own counters at scrape time: they are kept natively, lock-free for
     the workers, so the scrape costs one call."""
 
     def collect(self) -> Iterator[Metric]:
         stats = gilfree.executor_stats()
-        for name, doc in _COUNTERS.items():
-            counter = CounterMetricFamily(f"gilfree_jobs_{name}", doc)
-            counter.add_metric([], stats[name])
-            yield counter
-        for name, doc in _GAUGES.items():
-            gauge = GaugeMetricFamily(f"gilfree_executor_{name}", doc)
-            gauge.add_metric([], stats[name])
-            yield gauge
+        yield from _families("gilfree_jobs", stats, _COUNTERS, {})
+        yield from _families("gilfree_executor", stats, {}, _GAUGES)
 
 
 _CACHE_COUNTERS = {
@@ -63,14 +70,7 @@ _CACHE_GAUGES = {
 class _BufferCacheCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         stats = wire.buffer_cache_stats()
-        for name, doc in _CACHE_COUNTERS.items():
-            counter = CounterMetricFamily(f"gilfree_buffer_cache_{name}", doc)
-            counter.add_metric([], stats[name])
-            yield counter
-        for name, doc in _CACHE_GAUGES.items():
-            gauge = GaugeMetricFamily(f"gilfree_buffer_cache_{name}", doc)
-            gauge.add_metric([], stats[name])
-            yield gauge
+        yield from _families("gilfree_buffer_cache", stats, _CACHE_COUNTERS, _CACHE_GAUGES)
 
 
 class RuntimeMetrics:
