@@ -136,7 +136,8 @@ def _targets_section(results: dict[str, Any]) -> list[str]:
                 f" gilfree's JSON path peaked {size(memory['worst_extra_over_fresh_kib'] * 1024)}"
                 f" over the fresh server's idle RSS ({ratio(memory['worst_multiple_of_body'])} the"
                 f" body), and its idle RSS afterwards was {_change(retained * 1024)} than before"
-                " them (memory the allocator kept).",
+                " them (memory kept for the next requests: gilfree's buffer cache, the allocator's"
+                " heap).",
                 "",
             ]
         if model and json_in:
@@ -282,8 +283,9 @@ def _memory_section(results: dict[str, Any]) -> list[str]:
         f" {duration(method['rss_settle_s'] * 1e3)}; its RSS then is the idle RSS; its peak RSS"
         f" while it answers is {how}. *Peak - idle* is over the idle RSS just before that"
         " request; *peak - fresh idle* is over the idle RSS before the first large request, so"
-        " that memory the allocator kept from an earlier request (which raises the idle RSS and"
-        " hides itself from the first figure) counts too. */ body* divides by the request body's"
+        " that memory kept from an earlier request (by a buffer cache or the allocator; it raises"
+        " the idle RSS and so hides itself from the first figure) counts too. */ body* divides by"
+        " the request body's"
         " size. The target reads the first request's *peak - idle*.",
         "",
     ]
