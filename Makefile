@@ -98,7 +98,7 @@ test-asan: $(ASAN_STAMP) ## Run the Python tests on an ASan + UBSan build of the
 
 FUZZ_SECONDS ?= 60
 .PHONY: fuzz
-fuzz: ## Fuzz the wire parser with libFuzzer, ASan and UBSan for FUZZ_SECONDS (default 60)
+fuzz: ## Fuzz the wire parser and request (libFuzzer, ASan, UBSan) for FUZZ_SECONDS (default 60)
 	@command -v clang++ >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev >/dev/null; } || \
 		{ echo "make fuzz needs clang and libFuzzer: apt-get install clang libclang-rt-14-dev" >&2; exit 2; }
