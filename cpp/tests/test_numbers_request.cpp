@@ -219,34 +219,36 @@ TEST(NumbersRequest, BuffersComeBackToTheCache) {
   EXPECT_EQ(stats.reused, 4U);
 }
 
+// A JSON request over `values` in a buffer of exactly the body's size, run as a job; returns it
+// and where its body's buffer was.
+std::pair<std::shared_ptr<NumbersRequest>, const std::byte*> run_in_exact_buffer(
+    BufferCache& cache, Executor& executor, const std::vector<std::int64_t>& values) {
+  const std::string body = json_body(values);
+  auto block = cache.take(body.size());
+  std::memcpy(block.data(), body.data(), body.size());
+  const std::byte* memory = block.data();
+  auto request = std::make_shared<NumbersRequest>(
+      std::move(block), body.size(),
+      NumbersRequestOptions{NumbersFormat::kJson, NumbersFormat::kJson, 5}, cache);
+  gilfree::ops::submit_numbers_request(executor, request, std::nullopt, nullptr)->wait();
+  EXPECT_EQ(request->outcome(), RequestOutcome::kOk);
+  return {request, memory};
+}
+
 TEST(NumbersRequest, AJsonAnswerGoesIntoTheBodysBufferWhenItFits) {
   BufferCache cache(64 * kMiB);
   Executor executor(2);
   // Long numbers in, short results out (at most 11 characters each): the answer fits the body.
-  const std::string long_body = json_body(std::vector<std::int64_t>(100'000, -1'234'567'890'123));
-  auto block = cache.take(long_body.size());
-  std::memcpy(block.data(), long_body.data(), long_body.size());
-  const std::byte* body_memory = block.data();
-  auto fits = std::make_shared<NumbersRequest>(
-      std::move(block), long_body.size(),
-      NumbersRequestOptions{NumbersFormat::kJson, NumbersFormat::kJson, 5}, cache);
-  gilfree::ops::submit_numbers_request(executor, fits, std::nullopt, nullptr)->wait();
-  ASSERT_EQ(fits->outcome(), RequestOutcome::kOk);
+  const auto [fits, body_memory] =
+      run_in_exact_buffer(cache, executor, std::vector<std::int64_t>(100'000, -1'234'567'890'123));
   EXPECT_EQ(fits->answer().data(), body_memory);
 
-  // Short numbers in, longer results out, in a buffer of the body's exact size: a new buffer.
-  const std::string short_body = json_body(std::vector<std::int64_t>(100'000, 7));
-  auto exact = cache.take(short_body.size());
-  std::memcpy(exact.data(), short_body.data(), short_body.size());
-  const std::byte* short_memory = exact.data();
-  auto larger = std::make_shared<NumbersRequest>(
-      std::move(exact), short_body.size(),
-      NumbersRequestOptions{NumbersFormat::kJson, NumbersFormat::kJson, 5}, cache);
-  gilfree::ops::submit_numbers_request(executor, larger, std::nullopt, nullptr)->wait();
-  ASSERT_EQ(larger->outcome(), RequestOutcome::kOk);
+  // Short numbers in, longer results out: a new buffer, and the right answer in it.
+  const std::vector<std::int64_t> sevens(100'000, 7);
+  const auto [larger, short_memory] = run_in_exact_buffer(cache, executor, sevens);
   EXPECT_NE(larger->answer().data(), short_memory);
-  std::vector<std::int64_t> results(100'000);
-  gilfree::kernels::process_numbers(std::vector<std::int64_t>(100'000, 7), results, 5);
+  std::vector<std::int64_t> results(sevens.size());
+  gilfree::kernels::process_numbers(sevens, results, 5);
   EXPECT_TRUE(answer_text(*larger) == gilfree::wire::write_numbers_response(100'000, results));
 }
 
