@@ -32,51 +32,12 @@ using ops::NumbersRequest;
 using ops::RequestOutcome;
 using runtime::CompletionQueue;
 
-// A request body read in pieces into one buffer of the process cache: sized once when its length
-// is declared, grown by doubling otherwise. Handed to a request, it is consumed (no copy).
-class RequestBody {
- public:
-  explicit RequestBody(std::size_t expected_bytes) {
-    if (expected_bytes > 0) block_ = take(expected_bytes);
-  }
+using ops::RequestBody;
 
-  void append(nb::handle chunk) {
-    if (consumed_) throw InvalidInputError("this body was already handed to a request");
-    const ByteBuffer bytes(chunk);
-    const std::string_view piece = bytes.view();
-    if (piece.size() > block_.capacity() - size_) {
-      const std::size_t want = size_ + piece.size();
-      memory::Block grown = take(want);  // at least twice `want`: amortised doubling
-      if (size_ > 0) std::memcpy(grown.data(), block_.data(), size_);
-      block_ = std::move(grown);
-    }
-    if (!piece.empty()) std::memcpy(block_.data() + size_, piece.data(), piece.size());
-    size_ += piece.size();
-  }
-
-  [[nodiscard]] std::size_t size() const noexcept { return size_; }
-
-  // The buffer and the body's size, for a request; the body is empty from now on.
-  std::pair<memory::Block, std::size_t> consume() {
-    if (consumed_) throw InvalidInputError("this body was already handed to a request");
-    consumed_ = true;
-    if (block_.empty()) block_ = memory::process_buffer_cache().take(0);
-    return {std::move(block_), std::exchange(size_, 0)};
-  }
-
- private:
-  // Room for the answer too (see ops::kBodyCapacityFactor): address space only until written.
-  static memory::Block take(std::size_t bytes) {
-    const std::size_t room = bytes > ~std::size_t{0} / ops::kBodyCapacityFactor
-                                 ? bytes
-                                 : bytes * ops::kBodyCapacityFactor;
-    return memory::process_buffer_cache().take(room);
-  }
-
-  memory::Block block_;
-  std::size_t size_ = 0;
-  bool consumed_ = false;
-};
+// The bytes of any bytes-like object (a Python buffer), as the core takes them.
+std::span<const std::byte> bytes_of(const ByteBuffer& buffer) {
+  return std::as_bytes(std::span<const char>(buffer.view().data(), buffer.view().size()));
+}
 
 NumbersFormat format_named(const std::string& name, const char* what) {
   if (name == "json") return NumbersFormat::kJson;
@@ -112,24 +73,13 @@ std::shared_ptr<NumbersRequest> make_request(nb::handle body, const std::string&
   options.iterations = iterations;
   options.max_numbers = max_numbers;
   options.max_work = max_work;
-  const auto check_size = [&options](std::size_t size) {
-    if (options.body_format == NumbersFormat::kInt64 && size % 8 != 0) {
-      throw InvalidInputError("an int64 body holds 8-byte values: " + std::to_string(size) +
-                              " bytes is not a multiple of 8");
-    }
-  };
   if (nb::isinstance<RequestBody>(body)) {
-    auto& gathered = nb::cast<RequestBody&>(body);
-    check_size(gathered.size());
-    auto [block, size] = gathered.consume();
-    return std::make_shared<NumbersRequest>(std::move(block), size, options);
+    return std::make_shared<NumbersRequest>(nb::cast<RequestBody&>(body), options);
   }
   const ByteBuffer bytes(body);
-  const std::size_t size = bytes.view().size();
-  check_size(size);
-  memory::Block block = memory::process_buffer_cache().take(size * ops::kBodyCapacityFactor);
-  if (size > 0) std::memcpy(block.data(), bytes.view().data(), size);
-  return std::make_shared<NumbersRequest>(std::move(block), size, options);
+  RequestBody copy(bytes.view().size());
+  copy.append(bytes_of(bytes));
+  return std::make_shared<NumbersRequest>(copy, options);
 }
 
 std::unique_ptr<NativeJob> submit_numbers_request(std::shared_ptr<CompletionQueue> queue,
@@ -164,10 +114,21 @@ nb::dict buffer_cache_stats() {
 void bind_wire(nb::module_& m) {
   nb::class_<RequestBody>(m, "RequestBody",
                           "A request body gathered in native memory, for a NumbersRequest.")
-      .def(nb::init<std::size_t>(), nb::arg("expected_bytes") = 0,
-           "expected_bytes: the declared length, if known (the buffer is then sized once).")
-      .def("append", &RequestBody::append, nb::arg("chunk"),
-           nb::sig("def append(self, chunk: bytes) -> None"), "Appends a piece of the body.")
+      .def(
+          "__init__",
+          [](RequestBody* self, std::size_t expected_bytes) {
+            new (self) RequestBody(expected_bytes);
+          },
+          nb::arg("expected_bytes") = 0,
+          "expected_bytes: the declared length, if known (the buffer is then sized once).")
+      .def(
+          "append",
+          [](RequestBody& self, nb::handle chunk) {
+            const ByteBuffer bytes(chunk);
+            self.append(bytes_of(bytes));
+          },
+          nb::arg("chunk"), nb::sig("def append(self, chunk: bytes) -> None"),
+          "Appends a piece of the body.")
       .def("__len__", &RequestBody::size);
 
   nb::class_<NumbersRequest>(m, "NumbersRequest",

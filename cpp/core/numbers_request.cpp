@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "errors.hpp"
@@ -24,13 +26,51 @@ void to_or_from_little_endian(std::span<std::int64_t> values) noexcept {
 
 }  // namespace
 
+RequestBody::RequestBody(std::size_t expected_bytes, memory::BufferCache& cache) : cache_(&cache) {
+  if (expected_bytes > 0) block_ = room_for(expected_bytes);
+}
+
+memory::Block RequestBody::room_for(std::size_t bytes) const {
+  const bool fits = bytes <= std::numeric_limits<std::size_t>::max() / kBodyCapacityFactor;
+  return cache_->take(fits ? bytes * kBodyCapacityFactor : bytes);
+}
+
+void RequestBody::check_not_taken() const {
+  if (taken_) throw InvalidInputError("this body was already handed to a request");
+}
+
+void RequestBody::append(std::span<const std::byte> piece) {
+  check_not_taken();
+  if (piece.size() > block_.capacity() - size_) {
+    memory::Block grown = room_for(size_ + piece.size());  // at least twice: amortised doubling
+    if (size_ > 0) std::memcpy(grown.data(), block_.data(), size_);
+    block_ = std::move(grown);
+  }
+  if (!piece.empty()) std::memcpy(block_.data() + size_, piece.data(), piece.size());
+  size_ += piece.size();
+}
+
+void NumbersRequest::check_body_size(const NumbersRequestOptions& options, std::size_t size) {
+  if (options.body_format == NumbersFormat::kInt64 && size % sizeof(std::int64_t) != 0) {
+    throw InvalidInputError("an int64 body holds 8-byte values: " + std::to_string(size) +
+                            " bytes is not a multiple of 8");
+  }
+}
+
 NumbersRequest::NumbersRequest(memory::Block body, std::size_t size, NumbersRequestOptions options,
                                memory::BufferCache& cache)
     : options_(options), cache_(cache), body_(std::move(body)), body_size_(size) {
   if (size > body_.capacity()) throw std::invalid_argument("the body is larger than its buffer");
-  if (options_.body_format == NumbersFormat::kInt64 && size % sizeof(std::int64_t) != 0) {
-    throw std::invalid_argument("an int64 body must be a whole number of 8-byte values");
-  }
+  check_body_size(options_, size);
+}
+
+NumbersRequest::NumbersRequest(RequestBody& body, NumbersRequestOptions options)
+    : options_(options), cache_(*body.cache_) {
+  body.check_not_taken();
+  check_body_size(options_, body.size_);
+  body.taken_ = true;
+  body_ = body.block_.empty() ? cache_.take(0) : std::move(body.block_);
+  body_size_ = std::exchange(body.size_, 0);
 }
 
 std::span<const std::byte> NumbersRequest::answer() const noexcept {

@@ -45,6 +45,29 @@ struct NumbersRequestOptions {
 // three.
 inline constexpr std::size_t kBodyCapacityFactor = 2;
 
+// A request body gathered in pieces into one buffer of `cache`: sized once when its length is
+// declared, grown by doubling otherwise, always kBodyCapacityFactor times the body's size. Handed
+// to a NumbersRequest, it is taken without a copy and empty from then on.
+class RequestBody {
+ public:
+  explicit RequestBody(std::size_t expected_bytes = 0,
+                       memory::BufferCache& cache = memory::process_buffer_cache());
+
+  // InvalidInputError once the body has been taken.
+  void append(std::span<const std::byte> piece);
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+ private:
+  friend class NumbersRequest;
+  [[nodiscard]] memory::Block room_for(std::size_t bytes) const;
+  void check_not_taken() const;
+
+  memory::BufferCache* cache_;
+  memory::Block block_;
+  std::size_t size_ = 0;
+  bool taken_ = false;
+};
+
 // The request and its results. Its work, as stages of one job (numbers_request_spec):
 //   1. one chunk takes the numbers: parses a JSON body (into a buffer of their own) or takes an
 //      int64 body's values in place, and checks max_numbers and max_work;
@@ -57,9 +80,11 @@ inline constexpr std::size_t kBodyCapacityFactor = 2;
 class NumbersRequest {
  public:
   // The first `size` bytes of `body` are the request body; an int64 body must be a multiple of 8
-  // bytes (std::invalid_argument otherwise).
+  // bytes (InvalidInputError otherwise).
   NumbersRequest(memory::Block body, std::size_t size, NumbersRequestOptions options,
                  memory::BufferCache& cache = memory::process_buffer_cache());
+  // Takes a gathered body (checked first: a refused body is left as it was).
+  NumbersRequest(RequestBody& body, NumbersRequestOptions options);
 
   [[nodiscard]] const NumbersRequestOptions& options() const noexcept { return options_; }
   [[nodiscard]] RequestOutcome outcome() const noexcept { return outcome_; }
@@ -84,6 +109,7 @@ class NumbersRequest {
   void process(std::size_t chunk, runtime::ChunkContext& context);
   void write(std::size_t chunk) noexcept;
   [[nodiscard]] std::uint64_t cost_of(std::size_t count) const noexcept;
+  static void check_body_size(const NumbersRequestOptions& options, std::size_t size);
 
   std::atomic<bool> started_{false};  // its work runs once
   const NumbersRequestOptions options_;

@@ -184,7 +184,7 @@ TEST(NumbersRequest, InlineWorkIsAdmittedLikeAJob) {
 TEST(NumbersRequest, AnInt64BodyMustBeWholeValues) {
   BufferCache cache(64 * kMiB);
   EXPECT_THROW(request_of(cache, std::string(12, '\0'), {NumbersFormat::kInt64}),
-               std::invalid_argument);
+               gilfree::InvalidInputError);
 }
 
 TEST(NumbersRequest, CancelStopsItsWork) {
@@ -250,6 +250,44 @@ TEST(NumbersRequest, AJsonAnswerGoesIntoTheBodysBufferWhenItFits) {
   std::vector<std::int64_t> results(sevens.size());
   gilfree::kernels::process_numbers(sevens, results, 5);
   EXPECT_TRUE(answer_text(*larger) == gilfree::wire::write_numbers_response(100'000, results));
+}
+
+}  // namespace
+
+namespace {
+
+using gilfree::ops::RequestBody;
+
+std::span<const std::byte> bytes_of(const std::string& text) {
+  return std::as_bytes(std::span<const char>(text.data(), text.size()));
+}
+
+TEST(RequestBody, GathersPiecesWithRoomForTheAnswerAndIsTakenOnce) {
+  BufferCache cache(64 * kMiB);
+  const std::string body = json_body(mixed_values(50'000));
+  for (const std::size_t expected : {std::size_t{0}, body.size(), std::size_t{10}}) {
+    RequestBody gathered(expected, cache);
+    for (std::size_t at = 0; at < body.size(); at += 4096) {
+      gathered.append(bytes_of(body.substr(at, 4096)));
+    }
+    ASSERT_EQ(gathered.size(), body.size());
+    const NumbersRequest request(gathered, {NumbersFormat::kJson, NumbersFormat::kJson, 1});
+    EXPECT_EQ(request.body(), body);
+    EXPECT_EQ(gathered.size(), 0U);
+    EXPECT_THROW(gathered.append(bytes_of("1")), gilfree::InvalidInputError);
+    EXPECT_THROW(NumbersRequest(gathered, {}), gilfree::InvalidInputError);
+  }
+}
+
+TEST(RequestBody, ARefusedBodyIsLeftAsItWas) {
+  BufferCache cache(64 * kMiB);
+  RequestBody gathered(0, cache);
+  gathered.append(bytes_of(std::string(12, '\0')));
+  EXPECT_THROW(NumbersRequest(gathered, {NumbersFormat::kInt64}), gilfree::InvalidInputError);
+  EXPECT_EQ(gathered.size(), 12U);
+  gathered.append(bytes_of(std::string(4, '\0')));
+  const NumbersRequest request(gathered, {NumbersFormat::kInt64});
+  EXPECT_EQ(request.body().size(), 16U);
 }
 
 }  // namespace
