@@ -18,12 +18,11 @@ import os
 from typing import Literal
 
 from gilfree import _core
-from gilfree._api import _check_iterations
+from gilfree._api import _UNLIMITED, _check_iterations
 from gilfree.aio import _await_job, _bridge, _check_timeout
 from gilfree.errors import InvalidInput
 
 __all__ = [
-    "MIB",
     "NumbersRequest",
     "RequestBody",
     "answer_numbers",
@@ -41,9 +40,8 @@ Format = Literal["json", "int64"]
 # GIL held cost less than a native job's round trip through the loop (~25 us), and the loop is
 # never held for long. Others are a native job on the workers.
 INLINE_BODY_BYTES = 16 * 1024
-MIB = 1024 * 1024
 INLINE_WORK = 1 << 18
-_UNLIMITED = 2**64 - 1
+_MIB = 1024 * 1024
 
 
 def _check_limit(name: str, value: int | None) -> int:
@@ -116,7 +114,7 @@ def buffer_cache_stats() -> dict[str, int]:
     return dict(_core.buffer_cache_stats())
 
 
-def tune_allocator(mmap_threshold: int = MIB, trim_threshold: int = 8 * MIB) -> bool:
+def tune_allocator(mmap_threshold: int = _MIB, trim_threshold: int = 8 * _MIB) -> bool:
     """Pins glibc malloc's mmap and trim thresholds for a process that serves large requests.
 
     Once the large buffers live in the buffer cache, glibc's default (a 128 KiB mmap threshold
