@@ -373,6 +373,14 @@ def verify(answer: Answer, variant: Variant, payload: Payload) -> None:
 # -- CPU and memory of a server ------------------------------------------------------------------
 
 
+def server_minor_faults(pid: int) -> int:
+    """Minor page faults of the whole process ``pid`` so far (``/proc/PID/stat``, field 10): each
+    is a page of memory mapped in afresh, so many per request mean buffers mapped every time."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        text = stat.read()
+    return int(text[text.rindex(")") + 2 :].split()[7])
+
+
 def server_cpu_s(pid: int) -> float:
     """On-CPU seconds of every thread of ``pid`` (nanosecond schedstat, not clock ticks)."""
     # A thread that ended meanwhile is passed over: its time is lost.
@@ -590,6 +598,7 @@ class Series:
     per_round: int = 1
     seconds: list[float] = field(default_factory=list)
     server_cpu_s: float = 0.0
+    server_faults: int = 0
 
 
 def measure_latency(run: Run, values: str, payload: Payload) -> dict[str, Any]:
@@ -618,13 +627,14 @@ def measure_latency(run: Run, values: str, payload: Payload) -> dict[str, Any]:
         for round_index in range(plan.rounds):
             for entry in series:
                 pid = run.server(entry.variant.service).pid
-                cpu0 = server_cpu_s(pid)
+                cpu0, faults0 = server_cpu_s(pid), server_minor_faults(pid)
                 for _ in range(entry.per_round):
                     answer = entry.client.round_trip(entry.request)
                     if answer.status != 200:
                         raise RuntimeError(f"{entry.variant.label}: status {answer.status}")
                     entry.seconds.append(answer.seconds)
                 entry.server_cpu_s += server_cpu_s(pid) - cpu0
+                entry.server_faults += server_minor_faults(pid) - faults0
             progress(f"{where}: round {round_index + 1}/{plan.rounds} done")
         wall = time.monotonic() - wall0
         servers_cpu = sum(server_cpu_s(s.pid) - servers_cpu0[k] for k, s in run.servers.items())
@@ -637,6 +647,7 @@ def measure_latency(run: Run, values: str, payload: Payload) -> dict[str, Any]:
     for entry in series:
         summary = latency_summary(entry.seconds)
         summary["server_cpu_ms_per_request"] = entry.server_cpu_s / len(entry.seconds) * 1e3
+        summary["server_faults_per_request"] = entry.server_faults / len(entry.seconds)
         summary["samples_ms"] = [s * 1e3 for s in entry.seconds]
         summary["request_bytes"] = len(entry.request)
         variants[entry.variant.key] = summary

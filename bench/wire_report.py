@@ -182,7 +182,8 @@ def _latency_section(results: dict[str, Any]) -> list[str]:
         f" round as fit {duration(plan['round_budget_s'] * 1e3)} by its warm-up latency (1 to"
         f" {plan['max_per_round']}), after {plan['warm_up_requests']} warm-up requests, the first"
         " of them verified. *Server CPU* is the server process's on-CPU time per request, all"
-        " its threads together.",
+        " its threads together; *server page faults* its minor page faults per request (pages"
+        " of memory mapped in afresh: buffers the allocator maps and unmaps every time).",
         "",
     ]
     floor = results.get("floor")
@@ -216,6 +217,8 @@ def _latency_table(results: dict[str, Any], measured: dict[str, Any]) -> list[st
     variants = measured["variants"]
     reference = variants.get(_REFERENCE)
     original = variants.get(_ORIGINAL)
+    # Runs before the fault count was added have none.
+    with_faults = all("server_faults_per_request" in entry for entry in variants.values())
     rows = []
     for key, entry in variants.items():
         spec = results["variants"][key]
@@ -233,14 +236,20 @@ def _latency_table(results: dict[str, Any], measured: dict[str, Any]) -> list[st
             row.append(ratio(original["median_ms"] / entry["median_ms"]))
         if reference:
             row.append(ratio(entry["median_ms"] / reference["median_ms"]))
-        row += [duration(entry["server_cpu_ms_per_request"]), str(entry["requests"])]
+        row += [duration(entry["server_cpu_ms_per_request"])]
+        if with_faults:
+            row.append(f"{entry['server_faults_per_request']:,.0f}")
+        row.append(str(entry["requests"]))
         rows.append(row)
     header = ["variant", "request body", "answer", "median", "p90"]
     if original:
         header.append("original style / this (speed-up)")
     if reference:
         header.append("this / gilfree JSON")
-    header += ["server CPU per request", "requests"]
+    header.append("server CPU per request")
+    if with_faults:
+        header.append("server page faults per request")
+    header.append("requests")
     return table(header, rows)
 
 
