@@ -290,4 +290,125 @@ TEST(RequestBody, ARefusedBodyIsLeftAsItWas) {
   EXPECT_EQ(request.body().size(), 16U);
 }
 
+// An int64 body fed in pieces that cut values anywhere, with processing on arrival; its request
+// run as a job.
+struct ArrivalRun {
+  std::size_t processed_on_arrival;
+  std::uint64_t cost_bound;
+  RequestOutcome outcome;
+  std::string answer;
+};
+
+ArrivalRun run_arriving(BufferCache& cache, const std::shared_ptr<Executor>& executor,
+                        const std::string& body, NumbersRequestOptions options,
+                        std::uint64_t max_work_per_piece,
+                        const std::vector<std::size_t>& piece_sizes) {
+  RequestBody gathered(0, cache);
+  EXPECT_TRUE(gathered.process_on_arrival(executor, options, max_work_per_piece));
+  std::size_t at = 0;
+  for (std::size_t i = 0; at < body.size(); ++i) {
+    const std::size_t size = piece_sizes[i % piece_sizes.size()];
+    gathered.append(bytes_of(body.substr(at, size)));
+    at += size;
+    EXPECT_LE(gathered.processed(), gathered.size() / 8);
+  }
+  ArrivalRun run{gathered.processed(), 0, RequestOutcome::kPending, {}};
+  auto request = std::make_shared<NumbersRequest>(gathered, options);
+  run.cost_bound = request->cost_bound();
+  auto job = gilfree::ops::submit_numbers_request(*executor, request, std::nullopt, nullptr);
+  job->wait();
+  EXPECT_EQ(job->status(), JobStatus::kSucceeded);
+  run.outcome = request->outcome();
+  run.answer = answer_text(*request);
+  return run;
+}
+
+TEST(RequestBody, ProcessesInt64ValuesAsTheyArriveAndTheRequestDoesTheRest) {
+  BufferCache cache(64 * kMiB);
+  const auto executor = std::make_shared<Executor>(2);
+  const auto values = mixed_values(20'000);
+  const std::string body = int64_body(values);
+  for (const std::uint64_t iterations : {0U, 1U, 7U}) {
+    std::vector<std::int64_t> expected(values.size());
+    gilfree::kernels::process_numbers(values, expected, iterations);
+    const NumbersRequestOptions options{NumbersFormat::kInt64, NumbersFormat::kInt64, iterations};
+
+    // Every piece within the budget: all processed on arrival, nothing left for the job.
+    const auto all = run_arriving(cache, executor, body, options, 1'000'000, {13, 4096, 5, 777});
+    EXPECT_EQ(all.processed_on_arrival, values.size());
+    EXPECT_EQ(all.cost_bound, 0U);
+    ASSERT_EQ(all.outcome, RequestOutcome::kOk);
+    EXPECT_TRUE(all.answer == int64_body(expected)) << iterations;
+
+    // A piece over the budget ends it: the values before it were processed once, the job does
+    // the rest.
+    const std::uint64_t per_value = std::max<std::uint64_t>(iterations, 1);
+    const auto part =
+        run_arriving(cache, executor, body, options, 600 * per_value, {800, 8000, 800});
+    EXPECT_EQ(part.processed_on_arrival, 100U);
+    EXPECT_EQ(part.cost_bound, (values.size() - 100) * per_value);
+    ASSERT_EQ(part.outcome, RequestOutcome::kOk);
+    EXPECT_TRUE(part.answer == int64_body(expected)) << iterations;
+  }
+  EXPECT_EQ(executor->stats().queued_work, 0U);
+}
+
+TEST(RequestBody, ProcessingOnArrivalKeepsWithinTheLimitsAndAdmission) {
+  BufferCache cache(64 * kMiB);
+  const std::string body = int64_body(mixed_values(1000));
+  const std::vector<std::size_t> pieces{800};  // 100 values each
+  {  // max_numbers: processing stops before the body passes it, the request refuses the body.
+    const auto executor = std::make_shared<Executor>(1);
+    const NumbersRequestOptions options{NumbersFormat::kInt64, NumbersFormat::kInt64, 3, 450};
+    const auto run = run_arriving(cache, executor, body, options, 1'000'000, pieces);
+    EXPECT_EQ(run.processed_on_arrival, 400U);
+    EXPECT_EQ(run.outcome, RequestOutcome::kTooMany);
+  }
+  {  // max_work likewise.
+    const auto executor = std::make_shared<Executor>(1);
+    const NumbersRequestOptions options{NumbersFormat::kInt64, NumbersFormat::kInt64, 3, 1'000'000,
+                                        3 * 250};
+    const auto run = run_arriving(cache, executor, body, options, 1'000'000, pieces);
+    EXPECT_EQ(run.processed_on_arrival, 200U);
+    EXPECT_EQ(run.outcome, RequestOutcome::kTooMuchWork);
+  }
+  {  // A full executor: nothing runs on arrival, and that is no rejection.
+    const auto executor = std::make_shared<Executor>(1, 250);
+    const NumbersRequestOptions options{NumbersFormat::kInt64, NumbersFormat::kInt64, 3};
+    RequestBody gathered(0, cache);
+    ASSERT_TRUE(gathered.process_on_arrival(executor, options, 1'000'000));
+    gathered.append(bytes_of(body.substr(0, 800)));
+    EXPECT_EQ(gathered.processed(), 0U);
+    EXPECT_EQ(executor->stats().rejected, 0U);
+    EXPECT_EQ(executor->stats().queued_work, 0U);
+  }
+}
+
+TEST(RequestBody, ProcessingOnArrivalIsForInt64BothWaysAndTheSameRequestOnly) {
+  BufferCache cache(64 * kMiB);
+  const auto executor = std::make_shared<Executor>(1);
+  for (const Case pairing : {Case{NumbersFormat::kJson, NumbersFormat::kJson},
+                             Case{NumbersFormat::kJson, NumbersFormat::kInt64},
+                             Case{NumbersFormat::kInt64, NumbersFormat::kJson}}) {
+    RequestBody gathered(0, cache);
+    EXPECT_FALSE(gathered.process_on_arrival(executor, {pairing.body, pairing.answer, 1}, 1000));
+  }
+  const NumbersRequestOptions options{NumbersFormat::kInt64, NumbersFormat::kInt64, 5};
+  RequestBody started(0, cache);
+  started.append(bytes_of(std::string(8, '\0')));
+  EXPECT_FALSE(started.process_on_arrival(executor, options, 1000));  // it has pieces already
+
+  RequestBody gathered(0, cache);
+  ASSERT_TRUE(gathered.process_on_arrival(executor, options, 1000));
+  gathered.append(bytes_of(std::string(16, '\0')));
+  ASSERT_EQ(gathered.processed(), 2U);
+  EXPECT_THROW(NumbersRequest(gathered, {NumbersFormat::kInt64, NumbersFormat::kInt64, 6}),
+               gilfree::InvalidInputError);
+  EXPECT_THROW(NumbersRequest(gathered, {NumbersFormat::kInt64, NumbersFormat::kJson, 5}),
+               gilfree::InvalidInputError);
+  EXPECT_EQ(gathered.size(), 16U);  // refused, left as it was
+  const NumbersRequest request(gathered, options);
+  EXPECT_EQ(request.cost_bound(), 0U);
+}
+
 }  // namespace

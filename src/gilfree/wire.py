@@ -27,6 +27,8 @@ __all__ = [
     "RequestBody",
     "answer_numbers",
     "buffer_cache_stats",
+    "numbers_request",
+    "run_numbers_request",
     "set_buffer_cache_limit",
     "tune_allocator",
 ]
@@ -35,10 +37,12 @@ NumbersRequest = _core.NumbersRequest
 RequestBody = _core.RequestBody
 Format = Literal["json", "int64"]
 
-# A request of a body up to INLINE_BODY_BYTES and work (numbers x iterations, bounded before the
-# body is parsed) up to INLINE_WORK is answered on the calling thread: a few microseconds with the
-# GIL held cost less than a native job's round trip through the loop (~25 us), and the loop is
-# never held for long. Others are a native job on the workers.
+# A request of a body up to INLINE_BODY_BYTES (or an int64 body with an int64 answer) and work
+# (numbers x iterations, bounded before the body is parsed) up to INLINE_WORK is answered on the
+# calling thread: a few microseconds with the GIL held cost less than a native job's round trip
+# through the loop (~25 us), and the loop is never held for long. Others are a native job on the
+# workers. INLINE_WORK is also the most a RequestBody processing int64 values on arrival
+# (RequestBody.process_on_arrival) should do per piece.
 INLINE_BODY_BYTES = 16 * 1024
 INLINE_WORK = 1 << 18
 _MIB = 1024 * 1024
@@ -64,6 +68,46 @@ def _size_of(body: object) -> int:
         ) from None
 
 
+def numbers_request(
+    body: RequestBody | bytes | bytearray | memoryview,
+    *,
+    iterations: int = 1000,
+    body_format: Format = "json",
+    answer_format: Format = "json",
+    max_numbers: int | None = None,
+    max_work: int | None = None,
+) -> NumbersRequest:
+    """The request for a ``POST /process-numbers`` body, answered at once on the calling thread
+    when that costs less than a native job (a small body, or an int64 body with an int64 answer,
+    and little work): its ``outcome`` is then final, else ``pending`` and ``run_numbers_request``
+    answers it. ``answer_numbers`` does both; see it for the outcomes and errors.
+    """
+    iterations = _check_iterations(iterations)
+    numbers_limit = _check_limit("max_numbers", max_numbers)
+    work_limit = _check_limit("max_work", max_work)
+    # An int64 body with an int64 answer is neither parsed nor written: the processing that
+    # cost_bound counts is all its work, whatever its size (none, once processed on arrival).
+    cheap_io = _size_of(body) <= INLINE_BODY_BYTES or body_format == answer_format == "int64"
+    request = NumbersRequest(
+        body, body_format, answer_format, iterations, numbers_limit, work_limit
+    )
+    if cheap_io and request.cost_bound <= INLINE_WORK:
+        _core.answer_numbers_now(request)
+    return request
+
+
+async def run_numbers_request(
+    request: NumbersRequest, *, timeout: float | None = None
+) -> NumbersRequest:
+    """Answers a ``pending`` request (from ``numbers_request``) as one native job awaited on the
+    running loop; raises as ``answer_numbers`` does."""
+    timeout = _check_timeout(timeout)
+    bridge = _bridge()
+    job = _core.submit_numbers_request(bridge.queue, request, timeout)
+    await _await_job(bridge, job, "process_numbers")
+    return request
+
+
 async def answer_numbers(
     body: RequestBody | bytes | bytearray | memoryview,
     *,
@@ -86,21 +130,18 @@ async def answer_numbers(
     body whose length is not a multiple of 8 raises ``InvalidInput``. Raises ``Overloaded``,
     ``DeadlineExceeded`` (past ``timeout`` seconds) and ``Cancelled`` as ``gilfree.aio`` does.
     """
-    iterations = _check_iterations(iterations)
-    numbers_limit = _check_limit("max_numbers", max_numbers)
-    work_limit = _check_limit("max_work", max_work)
     timeout = _check_timeout(timeout)
-    small = _size_of(body) <= INLINE_BODY_BYTES
-    request = NumbersRequest(
-        body, body_format, answer_format, iterations, numbers_limit, work_limit
+    request = numbers_request(
+        body,
+        iterations=iterations,
+        body_format=body_format,
+        answer_format=answer_format,
+        max_numbers=max_numbers,
+        max_work=max_work,
     )
-    if small and request.cost_bound <= INLINE_WORK:
-        _core.answer_numbers_now(request)
+    if request.outcome != "pending":
         return request
-    bridge = _bridge()
-    job = _core.submit_numbers_request(bridge.queue, request, timeout)
-    await _await_job(bridge, job, "process_numbers")
-    return request
+    return await run_numbers_request(request, timeout=timeout)
 
 
 def set_buffer_cache_limit(max_retained_bytes: int) -> None:

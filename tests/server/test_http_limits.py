@@ -181,15 +181,22 @@ def test_library_errors_map_to_statuses(
     async def failing(numbers: Any, iterations: int = 1000, **_: Any) -> Any:
         raise error
 
-    answer_numbers = gilfree.wire.answer_numbers
+    numbers_request = gilfree.wire.numbers_request
+    run_numbers_request = gilfree.wire.run_numbers_request
 
-    async def failing_when_canonical(body: Any, **kwargs: Any) -> Any:
-        answered = await answer_numbers(body, **kwargs)
+    def failing_at_once(body: Any, **kwargs: Any) -> Any:
+        answered = numbers_request(body, **kwargs)
         if answered.outcome == "ok":
             raise error
         return answered  # not canonical: on to the pydantic path
 
-    monkeypatch.setattr(gilfree.wire, "answer_numbers", failing_when_canonical)  # native path
+    async def failing_as_a_job(request: Any, **kwargs: Any) -> Any:
+        await run_numbers_request(request, **kwargs)
+        raise error
+
+    # The native path, answering at once or as a job.
+    monkeypatch.setattr(gilfree.wire, "numbers_request", failing_at_once)
+    monkeypatch.setattr(gilfree.wire, "run_numbers_request", failing_as_a_job)
     monkeypatch.setattr(gilfree.aio, "process_numbers", failing)  # the pydantic path
     for numbers in ([1], ["1"]):
         response = make_client().post("/process-numbers", json={"numbers": numbers})

@@ -8,6 +8,7 @@ as those of a JSON request (FastAPI's own 422 bodies, the same 413 messages).
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import struct
 from collections.abc import Callable, Iterator
@@ -19,7 +20,8 @@ from httpx import Response
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gilfree import INT64_MAX, INT64_MIN, reference
+import gilfree
+from gilfree import INT64_MAX, INT64_MIN, reference, wire
 from gilfree.server import create_app
 from tests.server.conftest import asgi_post_scope, default_settings
 from tests.server.plain_fastapi import plain_app
@@ -403,6 +405,55 @@ def test_work_over_max_work_is_413_on_every_path(make_client: MakeClient) -> Non
     at_limit = send_binary(client, [1, 2, 3, 4, 5], "iterations=2", accept=OCTET)
     assert unpack(at_limit.content) == reference.process_numbers([1, 2, 3, 4, 5], 2)
     assert send_binary(client, list(range(1000)), "iterations=0").status_code == 200
+
+
+@pytest.mark.parametrize("accept", [OCTET, JSON_TYPE])
+def test_an_int64_body_for_an_int64_answer_is_processed_as_it_arrives(
+    monkeypatch: pytest.MonkeyPatch, accept: str
+) -> None:
+    """Its pieces are processed as they are read, so no job is left to run once the last one is
+    in; a JSON answer still needs its job (the text is written after the whole body)."""
+    draw = random.Random(5)
+    numbers = [draw.randint(INT64_MIN, INT64_MAX) for _ in range(50_000)]
+    body = pack(numbers)
+    pieces = [body[at : at + 12_345] for at in range(0, len(body), 12_345)]  # values cut apart
+    jobs = []
+    run_numbers_request = wire.run_numbers_request
+
+    async def counted(request: Any, **kwargs: Any) -> Any:
+        jobs.append(request)
+        return await run_numbers_request(request, **kwargs)
+
+    monkeypatch.setattr(wire, "run_numbers_request", counted)
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        if pieces:
+            return {"type": "http.request", "body": pieces.pop(0), "more_body": bool(pieces)}
+        await asyncio.sleep(3600)  # the disconnect watcher, if any, waits here
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    headers = [
+        (b"host", b"testserver"),
+        (b"content-type", OCTET.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"accept", accept.encode()),
+    ]
+    # 50,000 numbers x 20 iterations: more than is ever answered at once, unless processed as
+    # the pieces (1,543 values x 20 each) arrive.
+    scope = asgi_post_scope(b"iterations=20", headers)
+    asyncio.run(asyncio.wait_for(create_app(default_settings())(scope, receive, send), 10))
+    assert sent[0]["status"] == 200
+    expected = gilfree.process_numbers(numbers, 20)
+    if accept == OCTET:
+        assert unpack(bytes(sent[1]["body"])) == expected
+        assert jobs == []
+    else:
+        assert json.loads(bytes(sent[1]["body"]))["processed_result"] == expected
+        assert len(jobs) == 1
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,9 +43,9 @@ def plain() -> Iterator[TestClient]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Which path answered. The native path is the one whose request to `gilfree.wire.answer_numbers`
-# comes back "ok" (the request runs inline or as a native job depending on its size: this entry
-# point says which path answered whatever the size); FastAPI's handler writes its own answer.
+# Which path answered. The native path is the one whose request (`gilfree.wire.numbers_request`,
+# then `gilfree.wire.run_numbers_request` unless it was answered at once) comes back "ok";
+# FastAPI's handler writes its own answer.
 
 
 @dataclass
@@ -63,15 +63,22 @@ class PathSpy:
 @pytest.fixture(scope="module")
 def spy() -> Iterator[PathSpy]:
     record = PathSpy()
-    answer = wire.answer_numbers
+    start, run = wire.numbers_request, wire.run_numbers_request
 
-    async def answer_spy(*args: Any, **kwargs: Any) -> Any:
-        answered = await answer(*args, **kwargs)
-        record.outcomes.append(str(answered.outcome))
-        return answered
+    def start_spy(*args: Any, **kwargs: Any) -> Any:
+        request = start(*args, **kwargs)
+        if request.outcome != "pending":
+            record.outcomes.append(str(request.outcome))
+        return request
+
+    async def run_spy(*args: Any, **kwargs: Any) -> Any:
+        request = await run(*args, **kwargs)
+        record.outcomes.append(str(request.outcome))
+        return request
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(wire, "answer_numbers", answer_spy)
+        patch.setattr(wire, "numbers_request", start_spy)
+        patch.setattr(wire, "run_numbers_request", run_spy)
         yield record
 
 

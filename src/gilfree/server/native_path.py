@@ -51,6 +51,7 @@ CLIENT_CLOSED_REQUEST = 499
 # What the fast path takes as is; anything else is left to FastAPI's validation.
 _CANONICAL_INT = re.compile(r"0|[1-9][0-9]{0,17}")
 _CANONICAL_SECONDS = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?")
+_CANONICAL_QUERY = re.compile(rb"iterations=(0|[1-9][0-9]{0,17})")
 
 T = TypeVar("T")
 FastPath = Callable[[Request], Awaitable[Response | None]]
@@ -152,6 +153,13 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
             return None
 
     def canonical_iterations(request: Request) -> int | None:
+        query = request.scope.get("query_string", b"")
+        if not query:
+            return default_iterations
+        only = _CANONICAL_QUERY.fullmatch(query)  # the usual query, read without parsing it all
+        if only is not None:
+            value = int(only[1])
+            return value if value <= settings.max_iterations else None
         values = request.query_params.getlist("iterations")
         if not values:
             return default_iterations
@@ -204,10 +212,16 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
             ]
         )
 
-    async def read_body(request: Request) -> wire.RequestBody:
+    async def read_body(request: Request, process_int64: int | None) -> wire.RequestBody:
         # Into native memory, sized once by Content-Length when there is one; read as a stream,
-        # so that Starlette keeps no copy of its own.
+        # so that Starlette keeps no copy of its own. With `process_int64` iterations, int64
+        # values are processed as their pieces arrive (an int64 answer), while the rest of the
+        # body is still on its way: the job that follows has little or nothing left to do.
         body = wire.RequestBody(content_length(request.scope) or 0)
+        if process_int64 is not None:
+            body.process_on_arrival(
+                process_int64, settings.max_numbers, settings.max_work, wire.INLINE_WORK
+            )
         async for chunk in request.stream():
             if chunk:
                 body.append(chunk)
@@ -229,21 +243,21 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
         binary_out = wants_binary(request)
         try:
             # The whole body first: only then may the disconnect watcher read from the client.
-            body = await read_body(request)
+            body = await read_body(request, iterations if binary_in and binary_out else None)
             if binary_in and len(body) % 8:
                 raise partial_value(len(body))
-            answered = await until_disconnected(
-                request,
-                wire.answer_numbers(
-                    body,
-                    iterations=iterations,
-                    body_format="int64" if binary_in else "json",
-                    answer_format="int64" if binary_out else "json",
-                    max_numbers=settings.max_numbers,
-                    max_work=settings.max_work,
-                    timeout=timeout_s,
-                ),
+            answered = wire.numbers_request(
+                body,
+                iterations=iterations,
+                body_format="int64" if binary_in else "json",
+                answer_format="int64" if binary_out else "json",
+                max_numbers=settings.max_numbers,
+                max_work=settings.max_work,
             )
+            if answered.outcome == "pending":  # not answered at once: one native job
+                answered = await until_disconnected(
+                    request, wire.run_numbers_request(answered, timeout=timeout_s)
+                )
         except (ClientDisconnect, ClientDisconnected):
             return Response(status_code=CLIENT_CLOSED_REQUEST)
         outcome = answered.outcome
