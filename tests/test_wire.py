@@ -90,58 +90,6 @@ def test_a_request_body_gathered_in_pieces_is_consumed(size: int) -> None:
             answer(body)
 
 
-LITTLE_ENDIAN = sys.byteorder == "little"
-UNLIMITED = 2**64 - 1
-
-
-def test_an_int64_body_can_be_processed_as_its_pieces_arrive() -> None:
-    numbers = numbers_of(150_000)
-    encoded = int64_bytes(numbers)
-    body = wire.RequestBody(len(encoded))
-    assert body.process_on_arrival(5, UNLIMITED, UNLIMITED, wire.INLINE_WORK) is LITTLE_ENDIAN
-    for start in range(0, len(encoded), 10_001):  # pieces that cut values apart
-        body.append(encoded[start : start + 10_001])
-        assert body.processed == (len(body) // 8 if LITTLE_ENDIAN else 0)
-    # 150,000 x 5 units: more than is ever answered at once, unless processed on arrival.
-    answered = wire.numbers_request(body, iterations=5, body_format="int64", answer_format="int64")
-    assert answered.outcome == ("ok" if LITTLE_ENDIAN else "pending")
-    if not LITTLE_ENDIAN:
-        answered = asyncio.run(wire.run_numbers_request(answered))
-    assert bytes(answered.answer()) == expected_answer("int64", numbers, 5)
-
-
-def test_processing_on_arrival_stops_at_a_piece_over_its_budget() -> None:
-    if not LITTLE_ENDIAN:
-        pytest.skip("values are processed on arrival on little-endian hosts only")
-    numbers = numbers_of(20_000)
-    encoded = int64_bytes(numbers)
-    body = wire.RequestBody()
-    assert body.process_on_arrival(3, UNLIMITED, UNLIMITED, 300)  # 100 values a piece at most
-    body.append(encoded[:800])
-    body.append(encoded[800:8000])  # 900 values: over the budget, so the job does the rest
-    body.append(encoded[8000:])
-    assert body.processed == 100
-    answered = answer(body, iterations=3, body_format="int64", answer_format="int64")
-    assert bytes(answered.answer()) == expected_answer("int64", numbers, 3)
-
-
-def test_a_body_processed_on_arrival_is_for_the_same_request_only() -> None:
-    if not LITTLE_ENDIAN:
-        pytest.skip("values are processed on arrival on little-endian hosts only")
-    body = wire.RequestBody()
-    assert body.process_on_arrival(3, UNLIMITED, UNLIMITED, wire.INLINE_WORK)
-    body.append(int64_bytes([1, 2, 3]))
-    for kwargs in ({"iterations": 4, "answer_format": "int64"}, {"iterations": 3}):
-        with pytest.raises(InvalidInput, match="processed on arrival"):
-            wire.numbers_request(body, body_format="int64", **kwargs)  # type: ignore[arg-type]
-    answered = answer(body, iterations=3, body_format="int64", answer_format="int64")
-    assert bytes(answered.answer()) == expected_answer("int64", [1, 2, 3], 3)
-    # Only int64 both ways, and only before the first piece.
-    started = wire.RequestBody()
-    started.append(b"12345678")
-    assert not started.process_on_arrival(3, UNLIMITED, UNLIMITED, wire.INLINE_WORK)
-
-
 def test_a_pending_request_runs_as_a_job_once() -> None:
     body = json_body(numbers_of(20_000))  # past INLINE_BODY_BYTES: a job
     request = wire.numbers_request(body, iterations=2)

@@ -129,28 +129,6 @@ void bind_wire(nb::module_& m) {
           },
           nb::arg("chunk"), nb::sig("def append(self, chunk: bytes) -> None"),
           "Appends a piece of the body.")
-      .def(
-          "process_on_arrival",
-          [](RequestBody& self, std::uint64_t iterations, std::size_t max_numbers,
-             std::uint64_t max_work, std::uint64_t max_work_per_piece) {
-            ops::NumbersRequestOptions options;
-            options.body_format = NumbersFormat::kInt64;
-            options.answer_format = NumbersFormat::kInt64;
-            options.iterations = iterations;
-            options.max_numbers = max_numbers;
-            options.max_work = max_work;
-            return self.process_on_arrival(runtime::process_executor(), options,
-                                           max_work_per_piece);
-          },
-          nb::arg("iterations"), nb::arg("max_numbers"), nb::arg("max_work"),
-          nb::arg("max_work_per_piece"),
-          "For an int64 body with an int64 answer: from now on, each append processes the values "
-          "it completes, on the calling thread, while that costs at most max_work_per_piece "
-          "units, keeps within max_numbers and max_work, and the executor admits it; the "
-          "NumbersRequest (same iterations, int64 both ways) does the rest. False, changing "
-          "nothing, on a big-endian host or once the body has pieces.")
-      .def_prop_ro("processed", &RequestBody::processed,
-                   "The leading values already processed on arrival.")
       .def("__len__", &RequestBody::size);
 
   nb::class_<NumbersRequest>(m, "NumbersRequest",

@@ -11,7 +11,6 @@
 #include <utility>
 
 #include "errors.hpp"
-#include "kernels/process_numbers.hpp"
 #include "wire/numbers_json.hpp"
 
 namespace gilfree::ops {
@@ -49,42 +48,6 @@ void RequestBody::append(std::span<const std::byte> piece) {
   }
   if (!piece.empty()) std::memcpy(block_.data() + size_, piece.data(), piece.size());
   size_ += piece.size();
-  if (on_arrival_ && on_arrival_->active) process_arrived();
-}
-
-bool RequestBody::process_on_arrival(std::shared_ptr<runtime::Executor> executor,
-                                     const NumbersRequestOptions& options,
-                                     std::uint64_t max_work_per_piece) {
-  check_not_taken();
-  // In place only where the wire's byte order is the host's.
-  if (std::endian::native != std::endian::little || size_ > 0 ||
-      options.body_format != NumbersFormat::kInt64 ||
-      options.answer_format != NumbersFormat::kInt64) {
-    return false;
-  }
-  on_arrival_ = OnArrival{std::move(executor), options, max_work_per_piece, true};
-  return true;
-}
-
-void RequestBody::process_arrived() {
-  const std::size_t complete = size_ / sizeof(std::int64_t);
-  const std::size_t pending = complete - processed_;
-  if (pending == 0) return;
-  const NumbersRequestOptions& options = on_arrival_->options;
-  const std::uint64_t iterations = std::max<std::uint64_t>(options.iterations, 1);
-  const std::uint64_t work = process_numbers_cost(pending, iterations);
-  const bool within = complete <= options.max_numbers &&
-                      process_numbers_cost(complete, iterations) <= options.max_work &&
-                      work <= on_arrival_->max_work_per_piece;
-  const auto reservation = within ? on_arrival_->executor->try_reserve(work) : std::nullopt;
-  if (!reservation) {
-    on_arrival_->active = false;  // the request processes the rest (or refuses the body)
-    return;
-  }
-  const std::span<std::int64_t> values(reinterpret_cast<std::int64_t*>(block_.data()) + processed_,
-                                       pending);
-  kernels::process_numbers(values, values, options.iterations);
-  processed_ = complete;
 }
 
 void NumbersRequest::check_body_size(const NumbersRequestOptions& options, std::size_t size) {
@@ -105,19 +68,9 @@ NumbersRequest::NumbersRequest(RequestBody& body, NumbersRequestOptions options)
     : options_(options), cache_(*body.cache_) {
   body.check_not_taken();
   check_body_size(options_, body.size_);
-  if (body.processed_ > 0) {
-    const NumbersRequestOptions& processed_for = body.on_arrival_->options;
-    if (processed_for.body_format != options_.body_format ||
-        processed_for.answer_format != options_.answer_format ||
-        processed_for.iterations != options_.iterations) {
-      throw InvalidInputError(
-          "this body's values were processed on arrival for other formats or iterations");
-    }
-  }
   body.taken_ = true;
   body_ = body.block_.empty() ? cache_.take(0) : std::move(body.block_);
   body_size_ = std::exchange(body.size_, 0);
-  processed_ = std::exchange(body.processed_, 0);
 }
 
 std::span<const std::byte> NumbersRequest::answer() const noexcept {
@@ -138,7 +91,7 @@ std::uint64_t NumbersRequest::cost_of(std::size_t count) const noexcept {
 std::uint64_t NumbersRequest::cost_bound() const noexcept {
   // The shortest JSON number with its comma takes 2 bytes.
   const std::size_t most = options_.body_format == NumbersFormat::kInt64
-                               ? body_size_ / sizeof(std::int64_t) - processed_
+                               ? body_size_ / sizeof(std::int64_t)
                                : body_size_ / 2 + 1;
   return std::min(cost_of(std::min(most, options_.max_numbers)), options_.max_work);
 }
@@ -220,13 +173,11 @@ runtime::StagePlan NumbersRequest::next_stage() {
       phase_ = Phase::kDone;
       return runtime::StagePlan{0, 0};
     }
-    // Values processed on arrival (an int64 answer only) are done.
-    const std::span<std::int64_t> rest = numbers_.subspan(processed_);
-    chunks_ = std::make_unique<ProcessNumbersChunks>(rest, rest, options_.iterations);
+    chunks_ = std::make_unique<ProcessNumbersChunks>(numbers_, numbers_, options_.iterations);
     if (json_answer) text_offsets_.assign(chunks_->chunks(), 0);
     if (chunks_->chunks() > 0) {
       phase_ = Phase::kProcess;
-      return runtime::StagePlan{chunks_->chunks(), cost_of(rest.size())};
+      return runtime::StagePlan{chunks_->chunks(), cost_of(count_)};
     }
     chunks_.reset();  // no numbers: nothing to process
   }

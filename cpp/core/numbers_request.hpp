@@ -57,38 +57,15 @@ class RequestBody {
   void append(std::span<const std::byte> piece);
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
 
-  // Processes the values of an int64 body as they arrive, for a request with `options` (an int64
-  // body and an int64 answer): from now on each append runs process_numbers in place on the
-  // values it completes, on the calling thread, while the piece's bytes are still in cache. The
-  // work of a stream of pieces then overlaps the transfer instead of following it. Each run must
-  // cost at most `max_work_per_piece` units, keep the body within the options' max_numbers and
-  // max_work, and be admitted by `executor` (Executor::try_reserve, held while it runs); the first
-  // append that fails any of these ends it, and the request processes the rest as usual. Returns
-  // false, changing nothing, for other formats, on a big-endian host, or once the body has
-  // pieces. The request the body is handed to must have the same formats and iterations.
-  bool process_on_arrival(std::shared_ptr<runtime::Executor> executor,
-                          const NumbersRequestOptions& options, std::uint64_t max_work_per_piece);
-  // The leading values already processed on arrival.
-  [[nodiscard]] std::size_t processed() const noexcept { return processed_; }
-
  private:
   friend class NumbersRequest;
-  struct OnArrival {
-    std::shared_ptr<runtime::Executor> executor;  // held: a reconfiguration does not pull it away
-    NumbersRequestOptions options;
-    std::uint64_t max_work_per_piece;
-    bool active;  // until an append is refused
-  };
   [[nodiscard]] memory::Block room_for(std::size_t bytes) const;
   void check_not_taken() const;
-  void process_arrived();
 
   memory::BufferCache* cache_;
   memory::Block block_;
   std::size_t size_ = 0;
   bool taken_ = false;
-  std::optional<OnArrival> on_arrival_;
-  std::size_t processed_ = 0;
 };
 
 // The request and its results. Its work, as stages of one job (numbers_request_spec):
@@ -106,9 +83,7 @@ class NumbersRequest {
   // bytes (InvalidInputError otherwise).
   NumbersRequest(memory::Block body, std::size_t size, NumbersRequestOptions options,
                  memory::BufferCache& cache = memory::process_buffer_cache());
-  // Takes a gathered body (checked first: a refused body is left as it was). Values the body
-  // processed on arrival are not processed again: InvalidInputError if `options` differ from the
-  // ones they were processed for in formats or iterations.
+  // Takes a gathered body (checked first: a refused body is left as it was).
   NumbersRequest(RequestBody& body, NumbersRequestOptions options);
 
   [[nodiscard]] const NumbersRequestOptions& options() const noexcept { return options_; }
@@ -121,8 +96,7 @@ class NumbersRequest {
   // kOk (an int64 body was then processed in place, a JSON body released once parsed).
   [[nodiscard]] std::string_view body() const noexcept;
   // Work units to reserve at admission: numbers x iterations (at least 1 per number) for as many
-  // numbers as the body can hold, less those processed on arrival, but no more than max_work
-  // (beyond it nothing is computed).
+  // numbers as the body can hold, but no more than max_work (beyond it nothing is computed).
   [[nodiscard]] std::uint64_t cost_bound() const noexcept;
 
  private:
@@ -142,7 +116,6 @@ class NumbersRequest {
   memory::BufferCache& cache_;
   memory::Block body_;
   std::size_t body_size_;
-  std::size_t processed_ = 0;  // leading values of an int64 body processed on arrival
 
   Phase phase_ = Phase::kTake;
   RequestOutcome outcome_ = RequestOutcome::kPending;

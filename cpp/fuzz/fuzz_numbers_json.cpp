@@ -1,15 +1,12 @@
 // libFuzzer target of the wire path: no input crashes, hangs or reads out of bounds (ASan,
 // UBSan); whatever the parser takes as canonical round-trips exactly through the response writer;
 // and a whole request over the same body (parsed, processed and written in its stages) answers
-// exactly what the kernel and the writer give, or sends the body to the slow path untouched. The
-// same bytes, cut to whole int64 values and gathered in pieces of sizes the input picks, processed
-// on arrival as far as a budget allows, answer what the kernel gives.
+// exactly what the kernel and the writer give, or sends the body to the slow path untouched.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,33 +43,6 @@ std::shared_ptr<gilfree::ops::NumbersRequest> answered(std::string_view body,
   return request;
 }
 
-// The input's whole int64 values as a body gathered in pieces (sizes from the input's first
-// bytes), processed on arrival while each piece is within a budget (also from the input), then
-// answered as a request: the same as the kernel over all of them.
-void check_processed_on_arrival(const std::uint8_t* data, std::size_t size,
-                                std::uint64_t iterations) {
-  static const auto executor = std::make_shared<gilfree::runtime::Executor>(1);
-  const std::size_t whole = size / sizeof(std::int64_t) * sizeof(std::int64_t);
-  const gilfree::ops::NumbersRequestOptions options{NumbersFormat::kInt64, NumbersFormat::kInt64,
-                                                    iterations};
-  gilfree::ops::RequestBody body(0);
-  check(body.process_on_arrival(executor, options, size == 0 ? 0 : data[0] % 64));
-  for (std::size_t at = 0, i = 0; at < whole; ++i) {
-    const std::size_t piece = std::min<std::size_t>(whole - at, 1 + data[i % size] % 40);
-    body.append(std::as_bytes(std::span(data + at, piece)));
-    at += piece;
-  }
-  check(body.processed() <= whole / sizeof(std::int64_t));
-  std::vector<std::int64_t> values(whole / sizeof(std::int64_t));
-  if (whole > 0) std::memcpy(values.data(), data, whole);  // little-endian: this host's (x86-64)
-  std::vector<std::int64_t> results(values.size());
-  gilfree::kernels::process_numbers(values, results, iterations);
-  const auto request = std::make_shared<gilfree::ops::NumbersRequest>(body, options);
-  gilfree::ops::run_numbers_request_inline(*executor, request);
-  check(request->outcome() == RequestOutcome::kOk && request->answer().size() == whole &&
-        (whole == 0 || std::memcmp(request->answer().data(), results.data(), whole) == 0));
-}
-
 std::string_view text_of(std::span<const std::byte> bytes) {
   return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
@@ -84,7 +54,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto parsed = gilfree::wire::parse_numbers_request(body, kMaxNumbers);
   const std::uint64_t iterations = size == 0 ? 0 : data[size - 1] % 4;
   const auto request = answered(body, NumbersFormat::kJson, iterations);
-  check_processed_on_arrival(data, size, iterations);
   switch (parsed.status) {
     case ParseStatus::kNotCanonical:
       check(parsed.numbers.empty() || parsed.count == parsed.numbers.size());

@@ -499,21 +499,4 @@ TEST(Admission, AReservationCountsWhileItLives) {
   EXPECT_THROW((void)executor.reserve(1), gilfree::OverloadedError);
 }
 
-TEST(Admission, ATryReservationIsNothingWhereItWouldBeRefusedAndCountsNoRejection) {
-  Executor executor(1, 100);
-  {
-    const auto reservation = executor.try_reserve(60);
-    ASSERT_TRUE(reservation.has_value());
-    EXPECT_EQ(executor.stats().queued_work, 60U);
-    EXPECT_FALSE(executor.try_reserve(41).has_value());
-    const auto more = executor.try_reserve(40);
-    EXPECT_TRUE(more.has_value());
-    EXPECT_EQ(executor.stats().queued_work, 100U);
-  }
-  EXPECT_EQ(executor.stats().queued_work, 0U);
-  executor.shutdown(0ms);
-  EXPECT_FALSE(executor.try_reserve(1).has_value());
-  EXPECT_EQ(executor.stats().rejected, 0U);
-}
-
 }  // namespace

@@ -113,15 +113,6 @@ class RequestBody:
     def append(self, chunk: bytes) -> None:
         """Appends a piece of the body."""
 
-    def process_on_arrival(self, iterations: int, max_numbers: int, max_work: int, max_work_per_piece: int) -> bool:
-        """
-        For an int64 body with an int64 answer: from now on, each append processes the values it completes, on the calling thread, while that costs at most max_work_per_piece units, keeps within max_numbers and max_work, and the executor admits it; the NumbersRequest (same iterations, int64 both ways) does the rest. False, changing nothing, on a big-endian host or once the body has pieces.
-        """
-
-    @property
-    def processed(self) -> int:
-        """The leading values already processed on arrival."""
-
     def __len__(self) -> int: ...
 
 class NumbersRequest:

@@ -37,12 +37,10 @@ NumbersRequest = _core.NumbersRequest
 RequestBody = _core.RequestBody
 Format = Literal["json", "int64"]
 
-# A request of a body up to INLINE_BODY_BYTES (or an int64 body with an int64 answer) and work
-# (numbers x iterations, bounded before the body is parsed) up to INLINE_WORK is answered on the
-# calling thread: a few microseconds with the GIL held cost less than a native job's round trip
-# through the loop (~25 us), and the loop is never held for long. Others are a native job on the
-# workers. INLINE_WORK is also the most a RequestBody processing int64 values on arrival
-# (RequestBody.process_on_arrival) should do per piece.
+# A request of a body up to INLINE_BODY_BYTES and work (numbers x iterations, bounded before the
+# body is parsed) up to INLINE_WORK is answered on the calling thread: a few microseconds with the
+# GIL held cost less than a native job's round trip through the loop (~25 us), and the loop is
+# never held for long. Others are a native job on the workers.
 INLINE_BODY_BYTES = 16 * 1024
 INLINE_WORK = 1 << 18
 _MIB = 1024 * 1024
@@ -78,20 +76,18 @@ def numbers_request(
     max_work: int | None = None,
 ) -> NumbersRequest:
     """The request for a ``POST /process-numbers`` body, answered at once on the calling thread
-    when that costs less than a native job (a small body, or an int64 body with an int64 answer,
-    and little work): its ``outcome`` is then final, else ``pending`` and ``run_numbers_request``
-    answers it. ``answer_numbers`` does both; see it for the outcomes and errors.
+    when that costs less than a native job (a small body and little work): its ``outcome`` is
+    then final, else ``pending`` and ``run_numbers_request`` answers it. ``answer_numbers`` does
+    both; see it for the outcomes and errors.
     """
     iterations = _check_iterations(iterations)
     numbers_limit = _check_limit("max_numbers", max_numbers)
     work_limit = _check_limit("max_work", max_work)
-    # An int64 body with an int64 answer is neither parsed nor written: the processing that
-    # cost_bound counts is all its work, whatever its size (none, once processed on arrival).
-    cheap_io = _size_of(body) <= INLINE_BODY_BYTES or body_format == answer_format == "int64"
+    small = _size_of(body) <= INLINE_BODY_BYTES
     request = NumbersRequest(
         body, body_format, answer_format, iterations, numbers_limit, work_limit
     )
-    if cheap_io and request.cost_bound <= INLINE_WORK:
+    if small and request.cost_bound <= INLINE_WORK:
         _core.answer_numbers_now(request)
     return request
 

@@ -8,7 +8,6 @@ as those of a JSON request (FastAPI's own 422 bodies, the same 413 messages).
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import struct
 from collections.abc import Callable, Iterator
@@ -407,16 +406,12 @@ def test_work_over_max_work_is_413_on_every_path(make_client: MakeClient) -> Non
     assert send_binary(client, list(range(1000)), "iterations=0").status_code == 200
 
 
-@pytest.mark.parametrize("accept", [OCTET, JSON_TYPE])
-def test_an_int64_body_for_an_int64_answer_is_processed_as_it_arrives(
-    monkeypatch: pytest.MonkeyPatch, accept: str
+@pytest.mark.parametrize(("count", "jobs_expected"), [(100, 0), (50_000, 1)])
+def test_a_request_answered_at_once_runs_no_job(
+    monkeypatch: pytest.MonkeyPatch, make_client: MakeClient, count: int, jobs_expected: int
 ) -> None:
-    """Its pieces are processed as they are read, so no job is left to run once the last one is
-    in; a JSON answer still needs its job (the text is written after the whole body)."""
-    draw = random.Random(5)
-    numbers = [draw.randint(INT64_MIN, INT64_MAX) for _ in range(50_000)]
-    body = pack(numbers)
-    pieces = [body[at : at + 12_345] for at in range(0, len(body), 12_345)]  # values cut apart
+    """A small request is answered on the loop's thread (no job, no disconnect watcher); a large
+    one is one native job."""
     jobs = []
     run_numbers_request = wire.run_numbers_request
 
@@ -425,35 +420,10 @@ def test_an_int64_body_for_an_int64_answer_is_processed_as_it_arrives(
         return await run_numbers_request(request, **kwargs)
 
     monkeypatch.setattr(wire, "run_numbers_request", counted)
-    sent: list[Any] = []
-
-    async def receive() -> dict[str, Any]:
-        if pieces:
-            return {"type": "http.request", "body": pieces.pop(0), "more_body": bool(pieces)}
-        await asyncio.sleep(3600)  # the disconnect watcher, if any, waits here
-        raise AssertionError("unreachable")
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    headers = [
-        (b"host", b"testserver"),
-        (b"content-type", OCTET.encode()),
-        (b"content-length", str(len(body)).encode()),
-        (b"accept", accept.encode()),
-    ]
-    # 50,000 numbers x 20 iterations: more than is ever answered at once, unless processed as
-    # the pieces (1,543 values x 20 each) arrive.
-    scope = asgi_post_scope(b"iterations=20", headers)
-    asyncio.run(asyncio.wait_for(create_app(default_settings())(scope, receive, send), 10))
-    assert sent[0]["status"] == 200
-    expected = gilfree.process_numbers(numbers, 20)
-    if accept == OCTET:
-        assert unpack(bytes(sent[1]["body"])) == expected
-        assert jobs == []
-    else:
-        assert json.loads(bytes(sent[1]["body"]))["processed_result"] == expected
-        assert len(jobs) == 1
+    numbers = list(range(-count // 2, count - count // 2))
+    response = send_binary(make_client(), numbers, "iterations=3", accept=OCTET)
+    assert unpack(response.content) == gilfree.process_numbers(numbers, 3)
+    assert len(jobs) == jobs_expected
 
 
 # ---------------------------------------------------------------------------------------------

@@ -102,13 +102,6 @@ Executor::Reservation Executor::reserve(std::uint64_t cost) {
   return Reservation(this, cost);
 }
 
-std::optional<Executor::Reservation> Executor::try_reserve(std::uint64_t cost) {
-  std::lock_guard lock(mu_);
-  if (!accepting_ || cost > max_queued_work_ - queued_work_) return std::nullopt;
-  queued_work_ += cost;
-  return Reservation(this, cost);
-}
-
 Executor::Reservation::~Reservation() {
   if (executor_ == nullptr) return;
   std::lock_guard lock(executor_->mu_);

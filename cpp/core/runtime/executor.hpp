@@ -213,9 +213,6 @@ class Executor {
     std::uint64_t cost_;
   };
   [[nodiscard]] Reservation reserve(std::uint64_t cost);
-  // The same for optional work, done only if it fits: nothing (and no rejection counted) where
-  // reserve() would refuse it.
-  [[nodiscard]] std::optional<Reservation> try_reserve(std::uint64_t cost);
 
   // Submits and waits: the job's own exception, CancelledError or DeadlineExceededError is
   // rethrown here. Safe to call from several threads at once.

@@ -212,16 +212,10 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
             ]
         )
 
-    async def read_body(request: Request, process_int64: int | None) -> wire.RequestBody:
+    async def read_body(request: Request) -> wire.RequestBody:
         # Into native memory, sized once by Content-Length when there is one; read as a stream,
-        # so that Starlette keeps no copy of its own. With `process_int64` iterations, int64
-        # values are processed as their pieces arrive (an int64 answer), while the rest of the
-        # body is still on its way: the job that follows has little or nothing left to do.
+        # so that Starlette keeps no copy of its own.
         body = wire.RequestBody(content_length(request.scope) or 0)
-        if process_int64 is not None:
-            body.process_on_arrival(
-                process_int64, settings.max_numbers, settings.max_work, wire.INLINE_WORK
-            )
         async for chunk in request.stream():
             if chunk:
                 body.append(chunk)
@@ -243,7 +237,7 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
         binary_out = wants_binary(request)
         try:
             # The whole body first: only then may the disconnect watcher read from the client.
-            body = await read_body(request, iterations if binary_in and binary_out else None)
+            body = await read_body(request)
             if binary_in and len(body) % 8:
                 raise partial_value(len(body))
             answered = wire.numbers_request(
