@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import gilfree
 from gilfree import INT64_MAX, INT64_MIN, reference, wire
-from gilfree.server import create_app
+from gilfree.server import create_app, native_path
 from tests.server.conftest import asgi_post_scope, default_settings
 from tests.server.plain_fastapi import plain_app
 
@@ -424,6 +424,31 @@ def test_a_request_answered_at_once_runs_no_job(
     response = send_binary(make_client(), numbers, "iterations=3", accept=OCTET)
     assert unpack(response.content) == gilfree.process_numbers(numbers, 3)
     assert len(jobs) == jobs_expected
+
+
+@pytest.mark.parametrize(
+    ("count", "iterations", "watched"), [(50_000, 3, False), (20_000, 1000, True)]
+)
+def test_only_jobs_worth_cancelling_are_watched_for_a_disconnect(
+    monkeypatch: pytest.MonkeyPatch,
+    make_client: MakeClient,
+    count: int,
+    iterations: int,
+    watched: bool,
+) -> None:
+    assert (count * iterations > native_path.WATCHED_WORK) is watched
+    watches = []
+    until_disconnected = native_path.until_disconnected
+
+    async def counted(request: Any, work: Any) -> Any:
+        watches.append(request)
+        return await until_disconnected(request, work)
+
+    monkeypatch.setattr(native_path, "until_disconnected", counted)
+    numbers = list(range(count))
+    response = send_binary(make_client(), numbers, f"iterations={iterations}", accept=OCTET)
+    assert unpack(response.content) == gilfree.process_numbers(numbers, iterations)
+    assert len(watches) == int(watched)
 
 
 # ---------------------------------------------------------------------------------------------
