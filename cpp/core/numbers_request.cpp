@@ -96,9 +96,14 @@ std::uint64_t NumbersRequest::cost_bound() const noexcept {
   return std::min(cost_of(std::min(most, options_.max_numbers)), options_.max_work);
 }
 
-void NumbersRequest::take() {
+void NumbersRequest::take(runtime::ChunkContext& context) {
   if (options_.body_format == NumbersFormat::kJson) {
-    wire::ParsedNumbers parsed = wire::parse_numbers_request(body(), options_.max_numbers, cache_);
+    wire::ParsedNumbers parsed = wire::parse_numbers_request(body(), options_.max_numbers, cache_,
+                                                             &stop_requested, &context);
+    if (parsed.status == wire::ParseStatus::kStopped) {
+      stopped_ = true;  // the job ends, cancelled or past its deadline, without another stage
+      return;
+    }
     count_ = parsed.count;
     if (parsed.status == wire::ParseStatus::kNotCanonical) {
       outcome_ = RequestOutcome::kNotCanonical;
@@ -153,7 +158,7 @@ void NumbersRequest::write(std::size_t chunk) noexcept {
 void NumbersRequest::run_chunk(std::size_t chunk, runtime::ChunkContext& context) {
   switch (phase_) {
     case Phase::kTake:
-      take();
+      take(context);
       return;
     case Phase::kProcess:
       process(chunk, context);
@@ -169,7 +174,7 @@ void NumbersRequest::run_chunk(std::size_t chunk, runtime::ChunkContext& context
 runtime::StagePlan NumbersRequest::next_stage() {
   const bool json_answer = options_.answer_format == NumbersFormat::kJson;
   if (phase_ == Phase::kTake) {
-    if (outcome_ != RequestOutcome::kPending) {
+    if (outcome_ != RequestOutcome::kPending || stopped_) {
       phase_ = Phase::kDone;
       return runtime::StagePlan{0, 0};
     }

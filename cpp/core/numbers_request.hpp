@@ -69,8 +69,9 @@ class RequestBody {
 };
 
 // The request and its results. Its work, as stages of one job (numbers_request_spec):
-//   1. one chunk takes the numbers: parses a JSON body (into a buffer of their own) or takes an
-//      int64 body's values in place, and checks max_numbers and max_work;
+//   1. one chunk takes the numbers: parses a JSON body (into a buffer of their own; a cancel or
+//      a passed deadline stops the parse within microseconds) or takes an int64 body's values in
+//      place, and checks max_numbers and max_work;
 //   2. process_numbers runs on them in place, in parallel chunks; for a JSON answer each chunk
 //      also measures its values' text;
 //   3. for a JSON answer, the chunks write their text side by side into one buffer, in parallel:
@@ -105,7 +106,7 @@ class NumbersRequest {
 
   void run_chunk(std::size_t chunk, runtime::ChunkContext& context);
   runtime::StagePlan next_stage();
-  void take();
+  void take(runtime::ChunkContext& context);
   void process(std::size_t chunk, runtime::ChunkContext& context);
   void write(std::size_t chunk) noexcept;
   [[nodiscard]] std::uint64_t cost_of(std::size_t count) const noexcept;
@@ -118,6 +119,7 @@ class NumbersRequest {
   std::size_t body_size_;
 
   Phase phase_ = Phase::kTake;
+  bool stopped_ = false;  // the parse stopped early: nothing more to do
   RequestOutcome outcome_ = RequestOutcome::kPending;
   std::size_t count_ = 0;
   memory::Block numbers_storage_;  // parsed numbers (a JSON body)

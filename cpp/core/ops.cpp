@@ -34,10 +34,6 @@ constexpr std::uint64_t steps_per_chunk(kernels::SimdLevel level) noexcept {
 constexpr std::size_t kMinGrain = 256;
 constexpr std::size_t kMaxGrain = 1U << 16;
 
-bool stop_requested(const void* context) noexcept {
-  return static_cast<const runtime::ChunkContext*>(context)->stop_requested();
-}
-
 runtime::JobSpec process_numbers_spec(std::span<const std::int64_t> in, std::span<std::int64_t> out,
                                       std::uint64_t iterations) {
   auto chunks = std::make_shared<ProcessNumbersChunks>(in, out, iterations);
@@ -50,6 +46,10 @@ runtime::JobSpec process_numbers_spec(std::span<const std::int64_t> in, std::spa
   return spec;
 }
 }  // namespace
+
+bool stop_requested(const void* chunk_context) noexcept {
+  return static_cast<const runtime::ChunkContext*>(chunk_context)->stop_requested();
+}
 
 ProcessNumbersChunks::ProcessNumbersChunks(std::span<const std::int64_t> in,
                                            std::span<std::int64_t> out, std::uint64_t iterations)

@@ -19,6 +19,10 @@ namespace gilfree::ops {
 // long enough to amortise scheduling. Chunks of huge `iterations` stop early when cancelled.
 [[nodiscard]] std::size_t process_numbers_grain(std::uint64_t iterations) noexcept;
 
+// A kernels::StopPoll whose context is a runtime::ChunkContext: true once its job is cancelled
+// or past its deadline (the job then ends as such).
+[[nodiscard]] bool stop_requested(const void* chunk_context) noexcept;
+
 // Work units of process_numbers for admission: numbers x iterations.
 [[nodiscard]] std::uint64_t process_numbers_cost(std::size_t count,
                                                  std::uint64_t iterations) noexcept;

@@ -59,6 +59,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(parsed.numbers.empty() || parsed.count == parsed.numbers.size());
       check(request->outcome() == RequestOutcome::kNotCanonical && request->body() == body);
       break;
+    case ParseStatus::kStopped:
+      check(false);  // only a stop poll stops a parse
+      break;
     case ParseStatus::kTooMany:
       check(parsed.count > kMaxNumbers && parsed.numbers.empty());
       check(request->outcome() == RequestOutcome::kTooMany && request->count() == parsed.count);

@@ -114,6 +114,47 @@ TEST(ParseNumbers, TooManyCountsAllWithoutKeepingThem) {
             ParseStatus::kNotCanonical);
 }
 
+struct PollCounter {
+  std::size_t polls = 0;
+  std::size_t stop_at = 0;  // the poll that says stop (0: none)
+};
+
+bool counted_poll(const void* context) noexcept {
+  auto* counter = static_cast<PollCounter*>(const_cast<void*>(context));
+  return ++counter->polls == counter->stop_at;
+}
+
+TEST(ParseNumbers, ALongParsePollsAndStopsWhenTold) {
+  constexpr std::size_t kValues = 5 * gilfree::wire::kParseStopPollValues + 7;
+  std::string body = R"({"numbers":[)";
+  for (std::size_t i = 0; i < kValues; ++i) {
+    if (i > 0) body += ',';
+    body += std::to_string(i);
+  }
+  body += "]}";
+  PollCounter never;
+  const auto whole = parse_numbers_request(body, kValues, gilfree::memory::process_buffer_cache(),
+                                           &counted_poll, &never);
+  EXPECT_EQ(whole.status, ParseStatus::kOk);
+  EXPECT_EQ(whole.count, kValues);
+  EXPECT_EQ(never.polls, 5U);  // once every kParseStopPollValues values
+  PollCounter second{0, 2};
+  const auto stopped = parse_numbers_request(body, kValues, gilfree::memory::process_buffer_cache(),
+                                             &counted_poll, &second);
+  EXPECT_EQ(stopped.status, ParseStatus::kStopped);
+  EXPECT_EQ(second.polls, 2U);
+  EXPECT_EQ(stopped.count, 0U);
+  EXPECT_TRUE(stopped.numbers.empty());
+  EXPECT_TRUE(stopped.storage.empty());
+  // A short parse never polls.
+  PollCounter first{0, 1};
+  EXPECT_EQ(parse_numbers_request(R"({"numbers":[1,2]})", 10,
+                                  gilfree::memory::process_buffer_cache(), &counted_poll, &first)
+                .status,
+            ParseStatus::kOk);
+  EXPECT_EQ(first.polls, 0U);
+}
+
 TEST(WriteNumbers, ExactJson) {
   EXPECT_EQ(write_numbers_response(0, {}), R"({"original_count":0,"processed_result":[]})");
   const std::vector<std::int64_t> values{0, -1, 42, std::numeric_limits<std::int64_t>::min(),

@@ -202,6 +202,29 @@ TEST(NumbersRequest, CancelStopsItsWork) {
   EXPECT_EQ(executor.stats().queued_work, 0U);
 }
 
+TEST(NumbersRequest, ADeadlineStopsTheParse) {
+  BufferCache cache(256 * kMiB);
+  Executor executor(1);
+  // Seconds of parsing in a sanitizer build: only a stop within the parse ends it in time.
+  const std::string body = json_body(mixed_values(3'000'000));
+  auto request = request_of(cache, body, {NumbersFormat::kJson, NumbersFormat::kJson, 1});
+  const auto parse_started = std::chrono::steady_clock::now();
+  ASSERT_EQ(gilfree::wire::parse_numbers_request(body, 3'000'000, cache).status,
+            gilfree::wire::ParseStatus::kOk);
+  const auto whole_parse = std::chrono::steady_clock::now() - parse_started;
+  const auto job_started = std::chrono::steady_clock::now();
+  auto job = gilfree::ops::submit_numbers_request(
+      executor, request, gilfree::runtime::Clock::now() + std::chrono::milliseconds(1), nullptr);
+  job->wait();
+  // Stopped within the parse, not after it: a small part of a whole parse's time.
+  EXPECT_LT(std::chrono::steady_clock::now() - job_started, whole_parse / 2);
+  EXPECT_EQ(job->status(), JobStatus::kDeadlineExceeded);
+  EXPECT_EQ(request->outcome(), RequestOutcome::kPending);
+  EXPECT_EQ(request->body(), body);  // untouched: nothing parsed is kept
+  EXPECT_EQ(executor.stats().queued_work, 0U);
+  EXPECT_EQ(executor.stats().active_jobs, 0U);
+}
+
 TEST(NumbersRequest, BuffersComeBackToTheCache) {
   BufferCache cache(64 * kMiB);
   Executor executor(2);

@@ -115,7 +115,8 @@ ParsedNumbers not_canonical() { return ParsedNumbers{}; }
 }  // namespace
 
 ParsedNumbers parse_numbers_request(std::string_view body, std::size_t max_numbers,
-                                    memory::BufferCache& cache) {
+                                    memory::BufferCache& cache, kernels::StopPoll should_stop,
+                                    const void* context) {
   Cursor in(body);
   ParsedNumbers result;
   bool found = false;
@@ -141,6 +142,10 @@ ParsedNumbers parse_numbers_request(std::string_view body, std::size_t max_numbe
         in.skip_whitespace();
         if (!in.consume(']')) {
           for (;;) {
+            if (result.count % kParseStopPollValues == kParseStopPollValues - 1 &&
+                should_stop != nullptr && should_stop(context)) {
+              return ParsedNumbers{ParseStatus::kStopped, {}, {}, 0};
+            }
             std::int64_t value = 0;
             if (!in.integer(value)) return not_canonical();
             // Past the limit the values are only counted: the answer (413) names the count, and

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "kernels/stop_poll.hpp"
 #include "memory/buffer_cache.hpp"
 
 namespace gilfree::wire {
@@ -17,6 +18,7 @@ enum class ParseStatus : std::uint8_t {
   kOk,            // canonical: `numbers` holds the values
   kNotCanonical,  // let the slow path decide (it may accept with coercion, or answer 422)
   kTooMany,       // canonical, but more than max_numbers values (only counted past it): 413
+  kStopped,       // the caller's stop poll said stop: nothing to go by
 };
 
 struct ParsedNumbers {
@@ -32,10 +34,13 @@ struct ParsedNumbers {
 // whitespace anywhere between tokens. A repeated "numbers" resolves as Python's json does: the
 // last one wins. Everything else (floats, strings, escapes, nesting, non-ASCII, an integer beyond
 // int64, malformed JSON, a missing "numbers") is kNotCanonical. The numbers' storage comes from
-// `cache`, sized once.
+// `cache`, sized once. A long parse polls `should_stop(context)` (when given) every
+// kParseStopPollValues values, and is kStopped as soon as it says stop.
+inline constexpr std::size_t kParseStopPollValues = std::size_t{1} << 15;
 [[nodiscard]] ParsedNumbers parse_numbers_request(
     std::string_view body, std::size_t max_numbers,
-    memory::BufferCache& cache = memory::process_buffer_cache());
+    memory::BufferCache& cache = memory::process_buffer_cache(),
+    kernels::StopPoll should_stop = nullptr, const void* context = nullptr);
 
 // {"original_count":N,"processed_result":[...]} with no spaces, as json.dumps(obj,
 // separators=(",", ":")) writes it.
