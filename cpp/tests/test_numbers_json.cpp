@@ -115,12 +115,12 @@ TEST(ParseNumbers, TooManyCountsAllWithoutKeepingThem) {
 }
 
 struct PollCounter {
-  std::size_t polls = 0;
+  mutable std::size_t polls = 0;
   std::size_t stop_at = 0;  // the poll that says stop (0: none)
 };
 
 bool counted_poll(const void* context) noexcept {
-  auto* counter = static_cast<PollCounter*>(const_cast<void*>(context));
+  const auto* counter = static_cast<const PollCounter*>(context);
   return ++counter->polls == counter->stop_at;
 }
 
