@@ -1,29 +1,19 @@
 // Errors the core reports to its callers; bindings map them onto gilfree.errors.
 #pragma once
 
+#include <gilfree/kernel.hpp>
+
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
 
 namespace gilfree {
 
-// The input cannot be processed. `index` names the offending element where there is one.
-class InvalidInputError : public std::invalid_argument {
- public:
-  explicit InvalidInputError(const std::string& message,
-                             std::optional<std::size_t> index = std::nullopt)
-      : std::invalid_argument(message), index_(index) {}
-
-  [[nodiscard]] std::optional<std::size_t> index() const noexcept { return index_; }
-
- private:
-  std::optional<std::size_t> index_;
-};
-
-}  // namespace gilfree
-
-namespace gilfree {
+// The input cannot be processed; `index` names the offending element where there is one. The
+// same class kernels of other packages throw (<gilfree/kernel.hpp>).
+using InvalidInputError = InvalidInput;
 
 // The executor refused a job: admitting it would pass the limit on queued work, or it is stopping.
 class OverloadedError : public std::runtime_error {
@@ -43,14 +33,18 @@ class DeadlineExceededError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-}  // namespace gilfree
-
-namespace gilfree {
-
-// A job failed for a reason of its own (a chunk threw something unexpected).
-class NativeJobError : public std::runtime_error {
+// A kernel's code failed: what it reported across the C boundary (<gilfree/abi.h>): its kind
+// (GF_ERROR_KERNEL, GF_ERROR_INVALID_INPUT, GF_ERROR_NO_MEMORY), message and element index.
+class KernelError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  KernelError(int kind, const std::string& message, std::optional<std::size_t> index = {})
+      : std::runtime_error(message), kind_(kind), index_(index) {}
+  [[nodiscard]] int kind() const noexcept { return kind_; }
+  [[nodiscard]] std::optional<std::size_t> index() const noexcept { return index_; }
+
+ private:
+  int kind_;
+  std::optional<std::size_t> index_;
 };
 
 }  // namespace gilfree

@@ -1,4 +1,5 @@
-// Executor and parallel-op tests: results independent of thread count, errors, concurrent callers.
+// Executor tests: every chunk run once, on several named workers, errors, concurrent callers, the
+// process executor's lifetime.
 #include <gtest/gtest.h>
 
 #if defined(__linux__)
@@ -7,7 +8,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <random>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -15,8 +15,6 @@
 #include <vector>
 
 #include "errors.hpp"
-#include "kernels/process_numbers.hpp"
-#include "ops.hpp"
 #include "runtime/executor.hpp"
 #include "runtime/process_executor.hpp"
 
@@ -24,13 +22,6 @@ namespace {
 
 using gilfree::runtime::ChunkContext;
 using gilfree::runtime::Executor;
-
-std::vector<std::int64_t> random_values(std::size_t n, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<std::int64_t> values(n);
-  for (auto& v : values) v = static_cast<std::int64_t>(rng());
-  return values;
-}
 
 TEST(Executor, RejectsZeroThreads) { EXPECT_THROW(Executor(0), std::invalid_argument); }
 
@@ -107,90 +98,6 @@ TEST(Executor, ConcurrentCallers) {
   }
   for (auto& t : callers) t.join();
   EXPECT_EQ(total.load(), 8U * 20U * 50U);
-}
-
-class ParallelProcessNumbers : public ::testing::TestWithParam<unsigned> {};
-
-TEST_P(ParallelProcessNumbers, SameResultForAnyThreadCount) {
-  const auto in = random_values(100'003, 7);
-  for (std::uint64_t iterations : {0U, 1U, 3U, 1000U}) {
-    std::vector<std::int64_t> expected(in.size());
-    gilfree::kernels::process_numbers_reference(in, expected, iterations);
-    Executor executor(GetParam());
-    std::vector<std::int64_t> out(in.size());
-    gilfree::ops::process_numbers(executor, in, out, iterations);
-    ASSERT_EQ(out, expected) << "threads=" << GetParam() << " iterations=" << iterations;
-  }
-}
-
-INSTANTIATE_TEST_SUITE_P(Threads, ParallelProcessNumbers, ::testing::Values(1U, 2U, 7U));
-
-TEST(ParallelProcessNumbers, HugeIterationsStopWithinTheChunk) {
-  Executor executor(2);
-  std::vector<std::int64_t> values(512, 7);  // two chunks of about 10^11 steps each
-  auto job = gilfree::ops::submit_process_numbers(executor, values, values, 200'000'000,
-                                                  std::nullopt, nullptr);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  const auto t0 = std::chrono::steady_clock::now();
-  job->cancel();
-  ASSERT_TRUE(job->wait_for(std::chrono::seconds(5)));
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(200));
-  EXPECT_EQ(job->status(), gilfree::runtime::JobStatus::kCancelled);
-  EXPECT_EQ(executor.stats().busy_workers, 0U);
-}
-
-TEST(ParallelProcessNumbers, SmallJobRunsBetweenSlicesOfAHugeOne) {
-  Executor executor(2);
-  std::vector<std::int64_t> huge(4096, 3);  // 16 chunks of ~10^11 steps, run in slices
-  auto big = gilfree::ops::submit_process_numbers(executor, huge, huge, 100'000'000, std::nullopt,
-                                                  nullptr);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  std::vector<std::int64_t> small(100, 1), expected(100);
-  const auto t0 = std::chrono::steady_clock::now();
-  auto job =
-      gilfree::ops::submit_process_numbers(executor, small, small, 1000, std::nullopt, nullptr);
-  ASSERT_TRUE(job->wait_for(std::chrono::seconds(5)));
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(100));
-  gilfree::kernels::process_numbers_reference(std::vector<std::int64_t>(100, 1), expected, 1000);
-  EXPECT_EQ(small, expected);
-  EXPECT_FALSE(big->finished());
-  big->cancel();
-  ASSERT_TRUE(big->wait_for(std::chrono::seconds(5)));
-  EXPECT_EQ(big->status(), gilfree::runtime::JobStatus::kCancelled);
-}
-
-TEST(ParallelProcessNumbers, SlicedRunsGiveTheSameResult) {
-  // 300 elements x 100k iterations: at any level several slices per chunk.
-  Executor executor(2);
-  std::vector<std::int64_t> in = random_values(300, 11), out(300), expected(300);
-  auto job =
-      gilfree::ops::submit_process_numbers(executor, in, out, 100'000, std::nullopt, nullptr);
-  job->wait();
-  EXPECT_EQ(job->status(), gilfree::runtime::JobStatus::kSucceeded);
-  gilfree::kernels::process_numbers_reference(in, expected, 100'000);
-  EXPECT_EQ(out, expected);
-}
-
-TEST(ParallelProcessNumbers, RejectsMismatchedSizes) {
-  Executor executor(1);
-  std::vector<std::int64_t> in(10), out(9);
-  EXPECT_THROW(gilfree::ops::process_numbers(executor, in, out, 1), std::invalid_argument);
-}
-
-TEST(Grain, ChunksStayShortAndAligned) {
-  for (std::uint64_t iterations : {0U, 1U, 10U, 1000U, 100000U, 1U << 30}) {
-    const std::size_t grain = gilfree::ops::process_numbers_grain(iterations);
-    EXPECT_GE(grain, 256U);
-    EXPECT_EQ(grain % 256, 0U);
-    EXPECT_LE(grain, 1U << 16);
-  }
-  // Wider SIMD, more elements per chunk: chunks last about as long at every level.
-  const auto before = gilfree::kernels::active_simd_level();
-  gilfree::kernels::set_simd_level(gilfree::kernels::SimdLevel::kScalar);
-  const std::size_t scalar_grain = gilfree::ops::process_numbers_grain(10);
-  gilfree::kernels::set_simd_level(gilfree::kernels::supported_simd_levels().back());
-  EXPECT_GE(gilfree::ops::process_numbers_grain(10), scalar_grain);
-  gilfree::kernels::set_simd_level(before);
 }
 
 TEST(ProcessExecutor, ConfigureAndShutdown) {

@@ -13,6 +13,7 @@
 
 #include "errors.hpp"
 #include "runtime/executor.hpp"
+#include "runtime/kernel_model.hpp"
 
 namespace {
 
@@ -32,11 +33,20 @@ void spin_for(std::chrono::microseconds d) {
   }
 }
 
+// A kernel of its own for a test's jobs: what other tests' jobs measured does not correct its
+// estimates (each starts at 1: declared seconds count as they are).
+gilfree::runtime::KernelModel& fresh_kernel() {
+  static std::atomic<int> next{0};
+  return gilfree::runtime::kernel_model("test.jobs." + std::to_string(next.fetch_add(1)));
+}
+
 JobSpec spinning_job(std::size_t chunks, std::chrono::microseconds per_chunk,
-                     std::atomic<std::size_t>* ran = nullptr, std::uint64_t cost = 0) {
+                     std::atomic<std::size_t>* ran = nullptr, double cost_s = 0,
+                     gilfree::runtime::KernelModel* kernel = nullptr) {
   JobSpec spec;
   spec.chunks = chunks;
-  spec.cost = cost;
+  spec.cost_s = cost_s;
+  spec.kernel = kernel;
   spec.run_chunk = [per_chunk, ran](std::size_t, const ChunkContext&) {
     spin_for(per_chunk);
     if (ran != nullptr) ran->fetch_add(1);
@@ -45,9 +55,12 @@ JobSpec spinning_job(std::size_t chunks, std::chrono::microseconds per_chunk,
 }
 
 // One chunk that holds its worker until `release` is set.
-JobSpec blocking_job(const std::atomic<bool>& release) {
+JobSpec blocking_job(const std::atomic<bool>& release, double cost_s = 0,
+                     gilfree::runtime::KernelModel* kernel = nullptr) {
   JobSpec spec;
   spec.chunks = 1;
+  spec.cost_s = cost_s;
+  spec.kernel = kernel;
   spec.run_chunk = [&release](std::size_t, const ChunkContext&) {
     while (!release.load()) std::this_thread::yield();
   };
@@ -159,21 +172,74 @@ TEST(Jobs, JobThatFinishesBeforeItsDeadlineSucceeds) {
   EXPECT_EQ(job->status(), JobStatus::kSucceeded);
 }
 
-TEST(Jobs, AdmissionIsBoundedByQueuedWork) {
-  Executor executor(1, /*max_queued_work=*/1000);
-  auto first = executor.submit(spinning_job(1000, 100us, nullptr, 800));
-  EXPECT_THROW(executor.submit(spinning_job(1, 1us, nullptr, 300)), gilfree::OverloadedError);
-  auto fits = executor.submit(spinning_job(1, 1us, nullptr, 200));
-  EXPECT_EQ(executor.stats().queued_work, 1000U);
+TEST(Jobs, AdmissionIsBoundedByQueuedCpuSeconds) {
+  Executor executor(1, /*max_queued_cpu_s=*/1000.0);
+  auto& kernel = fresh_kernel();
+  std::atomic<bool> release{false};
+  auto first = executor.submit(blocking_job(release, 800, &kernel));
+  EXPECT_THROW(executor.submit(spinning_job(1, 1us, nullptr, 300, &kernel)),
+               gilfree::OverloadedError);
+  auto fits = executor.submit(spinning_job(1, 1us, nullptr, 200, &kernel));
+  EXPECT_DOUBLE_EQ(executor.stats().queued_cpu_s, 1000.0);
   EXPECT_EQ(executor.stats().rejected, 1U);
-  first->cancel();
+  EXPECT_EQ(kernel.stats().rejected, 1U);
+  release = true;
   first->wait();
   fits->wait();
-  EXPECT_EQ(executor.stats().queued_work, 0U);
-  auto later = executor.submit(spinning_job(1, 1us, nullptr, 1000));  // room again
-  later->wait();
-  EXPECT_EQ(later->status(), JobStatus::kSucceeded);
-  EXPECT_THROW(executor.submit(spinning_job(1, 1us, nullptr, 1001)), gilfree::OverloadedError);
+  EXPECT_EQ(executor.stats().queued_cpu_s, 0.0);
+  EXPECT_EQ(executor.stats().active_jobs, 0U);
+}
+
+TEST(Jobs, AnIdleExecutorTakesAJobOfAnyEstimate) {
+  Executor executor(1, /*max_queued_cpu_s=*/1.0);
+  std::atomic<bool> release{false};
+  auto huge = executor.submit(blocking_job(release, 5000, &fresh_kernel()));
+  // Not idle any more: the next job must fit.
+  EXPECT_THROW(executor.submit(spinning_job(1, 1us, nullptr, 0.5, &fresh_kernel())),
+               gilfree::OverloadedError);
+  release = true;
+  huge->wait();
+  EXPECT_EQ(huge->status(), JobStatus::kSucceeded);
+}
+
+TEST(Jobs, QueuedWorkFollowsTheCorrectionOfAdmittedJobs) {
+  // Admitted work is re-estimated at every admission: when a kernel turns out to cost ten times
+  // its declarations, its jobs already in the queue count ten times as much from then on.
+  Executor executor(1, /*max_queued_cpu_s=*/100.0);
+  auto& kernel = fresh_kernel();
+  std::atomic<bool> release{false};
+  auto held = executor.submit(blocking_job(release, 8, &kernel));
+  EXPECT_DOUBLE_EQ(executor.stats().queued_cpu_s, 8.0);
+  kernel.observe_running(1.0, 10.0);  // a job of 1 declared second has used 10 already
+  EXPECT_DOUBLE_EQ(executor.stats().queued_cpu_s, 80.0);
+  EXPECT_THROW(executor.submit(spinning_job(1, 0us, nullptr, 30, &fresh_kernel())),
+               gilfree::OverloadedError);
+  auto fits = executor.submit(spinning_job(1, 0us, nullptr, 20, &fresh_kernel()));
+  release = true;
+  held->wait();
+  fits->wait();
+}
+
+TEST(Jobs, TheMeasuredCpuTimeOfAJobCorrectsItsKernel) {
+  Executor executor(2);
+  auto& kernel = fresh_kernel();
+  // Declared at 1 ms, each job spins about 10 ms on one core.
+  for (int i = 0; i < 3; ++i) {
+    auto job = executor.submit(spinning_job(2, 5000us, nullptr, 1e-3, &kernel));
+    job->wait();
+    EXPECT_GT(job->cpu_s(), 5e-3);  // the wall clock spun 10 ms; a busy machine preempts a little
+    if (i == 0) {
+      EXPECT_DOUBLE_EQ(job->estimated_cpu_s(), 1e-3);  // nothing measured before it
+    } else {
+      EXPECT_GT(job->estimated_cpu_s(), 5e-3);  // corrected by the first
+    }
+  }
+  EXPECT_GT(kernel.correction(), 5.0);
+  EXPECT_LT(kernel.correction(), 13.0);
+  const auto stats = kernel.stats();
+  EXPECT_EQ(stats.succeeded, 3U);
+  EXPECT_NEAR(stats.declared_cpu_s, 3e-3, 1e-12);
+  EXPECT_GT(stats.measured_cpu_s, 15e-3);
 }
 
 TEST(Jobs, SinkHearsEveryJobOnce) {
@@ -382,12 +448,13 @@ TEST(Stages, RunInOrderEachAfterThePreviousHasFinished) {
 }
 
 TEST(Stages, APlanCanLowerTheCostButNotRaiseIt) {
-  Executor executor(1, 1000);
+  Executor executor(1, 1000.0);
+  auto& kernel = fresh_kernel();
   std::atomic<bool> release{false};
-  std::atomic<std::uint64_t> seen_in_stage_1{0};
   JobSpec spec;
   spec.chunks = 1;
-  spec.cost = 800;
+  spec.cost_s = 800;
+  spec.kernel = &kernel;
   spec.run_chunk = [&](std::size_t, const ChunkContext& context) {
     if (context.stage() == 1) {
       while (!release.load()) std::this_thread::yield();
@@ -398,14 +465,15 @@ TEST(Stages, APlanCanLowerTheCostButNotRaiseIt) {
   };
   auto job = executor.submit(std::move(spec));
   // Stage 1 holds the worker: by then the job counts 300, so 700 more fit, 701 do not.
-  while (executor.stats().queued_work != 300) std::this_thread::yield();
-  EXPECT_THROW(executor.submit(spinning_job(1, 0us, nullptr, 701)), gilfree::OverloadedError);
-  auto fits = executor.submit(spinning_job(1, 0us, nullptr, 700));
+  while (executor.stats().queued_cpu_s != 300.0) std::this_thread::yield();
+  EXPECT_THROW(executor.submit(spinning_job(1, 0us, nullptr, 701, &kernel)),
+               gilfree::OverloadedError);
+  auto fits = executor.submit(spinning_job(1, 0us, nullptr, 700, &kernel));
   release = true;
   job->wait();
   fits->wait();
   EXPECT_EQ(job->status(), JobStatus::kSucceeded);
-  EXPECT_EQ(executor.stats().queued_work, 0U);
+  EXPECT_EQ(executor.stats().queued_cpu_s, 0.0);
 }
 
 TEST(Stages, AThrowingPlanFailsTheJob) {
@@ -440,7 +508,7 @@ TEST(Stages, CancelDuringAStageRunsNoLaterStage) {
   job->wait();
   EXPECT_EQ(job->status(), JobStatus::kCancelled);
   EXPECT_EQ(later.load(), 0U);
-  EXPECT_EQ(executor.stats().queued_work, 0U);
+  EXPECT_EQ(executor.stats().queued_cpu_s, 0.0);
 }
 
 TEST(Stages, AChunkStoppedEarlyEndsTheJobWithoutPlanning) {
@@ -463,6 +531,7 @@ TEST(Stages, AChunkStoppedEarlyEndsTheJobWithoutPlanning) {
 }
 
 TEST(Stages, RunInlineRunsEveryStageAndSlice) {
+  Executor executor(1);
   std::vector<std::pair<std::size_t, std::size_t>> runs;  // (stage, chunk)
   std::vector<int> slices(2, 0);
   JobSpec spec;
@@ -473,30 +542,53 @@ TEST(Stages, RunInlineRunsEveryStageAndSlice) {
     if (context.stage() == 0 && ++slices[chunk] < 3) context.run_again();
   };
   spec.next_stage = [](std::size_t finished) { return StagePlan{finished == 0 ? 1U : 0U, {}}; };
-  gilfree::runtime::run_inline(spec);
+  const auto job = executor.run_inline(std::move(spec));
+  ASSERT_TRUE(job->finished());
+  EXPECT_TRUE(job->ran_inline());
+  EXPECT_EQ(job->status(), JobStatus::kSucceeded);
   const std::vector<std::pair<std::size_t, std::size_t>> expected = {{0, 0}, {0, 0}, {0, 0}, {0, 1},
                                                                      {0, 1}, {0, 1}, {1, 0}};
   EXPECT_EQ(runs, expected);
+  EXPECT_EQ(executor.stats().inline_runs, 1U);
+  EXPECT_EQ(executor.stats().submitted, 0U);
+  EXPECT_EQ(executor.stats().succeeded, 1U);
+}
+
+TEST(Stages, AnInlineJobThatThrowsFailsAndTheCallerGoesOn) {
+  Executor executor(1);
+  JobSpec spec;
+  spec.chunks = 1;
+  spec.run_chunk = [](std::size_t, ChunkContext&) { throw std::runtime_error("inline failure"); };
+  const auto job = executor.run_inline(std::move(spec));
+  EXPECT_EQ(job->status(), JobStatus::kFailed);
+  EXPECT_THROW(job->rethrow_if_unsuccessful(), std::runtime_error);
+  EXPECT_EQ(executor.stats().failed, 1U);
+  EXPECT_EQ(executor.stats().active_jobs, 0U);
 }
 
 }  // namespace
 
 namespace {
 
-TEST(Admission, AReservationCountsWhileItLives) {
-  Executor executor(1, 100);
-  {
-    const auto reservation = executor.reserve(60);
-    EXPECT_EQ(executor.stats().queued_work, 60U);
-    EXPECT_THROW(executor.submit(spinning_job(1, 0us, nullptr, 41)), gilfree::OverloadedError);
-    EXPECT_THROW((void)executor.reserve(41), gilfree::OverloadedError);
-    const auto more = executor.reserve(40);
-    EXPECT_EQ(executor.stats().queued_work, 100U);
-  }
-  EXPECT_EQ(executor.stats().queued_work, 0U);
-  EXPECT_EQ(executor.stats().rejected, 2U);
+TEST(Admission, AnInlineJobCountsWhileItRuns) {
+  Executor executor(1, 100.0);
+  auto& kernel = fresh_kernel();
+  std::atomic<bool> release{false};
+  auto held = executor.submit(blocking_job(release, 60, &kernel));
+  JobSpec too_much = spinning_job(1, 0us, nullptr, 41, &kernel);
+  EXPECT_THROW((void)executor.run_inline(std::move(too_much)), gilfree::OverloadedError);
+  double seen = -1;
+  JobSpec fits = spinning_job(1, 0us, nullptr, 40, &kernel);
+  fits.run_chunk = [&](std::size_t, ChunkContext&) { seen = executor.stats().queued_cpu_s; };
+  const auto job = executor.run_inline(std::move(fits));
+  EXPECT_EQ(job->status(), JobStatus::kSucceeded);
+  EXPECT_DOUBLE_EQ(seen, 100.0);
+  release = true;
+  held->wait();
+  EXPECT_EQ(executor.stats().queued_cpu_s, 0.0);
+  EXPECT_EQ(executor.stats().rejected, 1U);
   executor.shutdown(0ms);
-  EXPECT_THROW((void)executor.reserve(1), gilfree::OverloadedError);
+  EXPECT_THROW((void)executor.run_inline(spinning_job(1, 0us)), gilfree::OverloadedError);
 }
 
 }  // namespace

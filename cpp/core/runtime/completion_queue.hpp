@@ -12,8 +12,11 @@ namespace gilfree::runtime {
 
 // A CompletionSink for one event loop. Workers append the ids of finished jobs and make fd()
 // readable (an eventfd where the kernel has one, else a pipe); the loop thread watches fd() and
-// calls drain(). A worker never waits on the loop and never runs the loop's code.
-class CompletionQueue : public CompletionSink {
+// calls drain(). A worker never waits on the loop and never runs the loop's code. Jobs hold it
+// through shared_from_this(): a holder that owned a Python reference would drop it on a worker,
+// without the GIL.
+class CompletionQueue : public CompletionSink,
+                        public std::enable_shared_from_this<CompletionQueue> {
  public:
   CompletionQueue();
   ~CompletionQueue() override;

@@ -5,7 +5,10 @@
 #if defined(__linux__)
 #include <pthread.h>
 #endif
+#include <time.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -14,7 +17,26 @@
 namespace gilfree::runtime {
 
 Job::Job(std::uint64_t id, JobSpec spec)
-    : id_(id), spec_(std::move(spec)), stage_chunks_(spec_.chunks) {}
+    : id_(id), spec_(std::move(spec)), stage_chunks_(spec_.chunks) {
+  if (spec_.kernel == nullptr) spec_.kernel = &unnamed_kernel();
+}
+
+double Job::estimated_cpu_s() const noexcept { return spec_.cost_s * admitted_correction_; }
+
+std::uint64_t thread_cpu_ns() noexcept {
+  timespec now{};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) != 0) return 0;
+  return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000U +
+         static_cast<std::uint64_t>(now.tv_nsec);
+}
+
+namespace {
+std::string seconds_text(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g s", seconds);
+  return text;
+}
+}  // namespace
 
 bool ChunkContext::stop_requested() const noexcept {
   if (job_ == nullptr) return false;
@@ -73,52 +95,87 @@ void Job::rethrow_if_unsuccessful() const {
   throw std::logic_error("the job has not finished");
 }
 
-Executor::Executor(unsigned threads, std::uint64_t max_queued_work)
-    : max_queued_work_(max_queued_work) {
+Executor::Executor(unsigned threads, double max_queued_cpu_s)
+    : max_queued_cpu_s_(max_queued_cpu_s) {
   if (threads == 0) throw std::invalid_argument("an Executor needs at least one thread");
+  if (!(max_queued_cpu_s > 0)) {
+    throw std::invalid_argument("max_queued_cpu_s must be a positive number of seconds");
+  }
   workers_.reserve(threads);
   for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 Executor::~Executor() { shutdown(std::chrono::nanoseconds::zero()); }
 
-void Executor::admit_locked(std::uint64_t cost) {
+double Executor::queued_cpu_s_locked() const noexcept {
+  double total = 0;
+  for (const Queued& q : queued_) total += q.kernel->estimate_s(q.declared_s);
+  return total;
+}
+
+void Executor::add_queued_locked(KernelModel& kernel, double cost_s) {
+  for (Queued& q : queued_) {
+    if (q.kernel == &kernel) {
+      q.declared_s += cost_s;
+      ++q.jobs;
+      return;
+    }
+  }
+  queued_.push_back(Queued{&kernel, cost_s, 1});
+}
+
+void Executor::lower_queued_locked(KernelModel& kernel, double by_s) noexcept {
+  for (Queued& q : queued_) {
+    if (q.kernel == &kernel) q.declared_s = std::max(0.0, q.declared_s - by_s);
+  }
+}
+
+void Executor::remove_queued_locked(KernelModel& kernel, double cost_s) noexcept {
+  for (auto it = queued_.begin(); it != queued_.end(); ++it) {
+    if (it->kernel != &kernel) continue;
+    if (--it->jobs == 0) {
+      queued_.erase(it);
+    } else {
+      it->declared_s = std::max(0.0, it->declared_s - cost_s);
+    }
+    return;
+  }
+}
+
+void Executor::admit_locked(KernelModel& kernel, double cost_s) {
   if (!accepting_) {
     ++rejected_;
+    kernel.count_rejected();
     throw OverloadedError("the executor is shutting down");
   }
-  if (cost > max_queued_work_ - queued_work_) {
+  if (!(cost_s >= 0)) throw std::invalid_argument("a job's cost must be a non-negative number");
+  if (active_jobs_ == 0) return;  // an idle executor takes any job
+  const double queued = queued_cpu_s_locked();
+  const double estimate = kernel.estimate_s(cost_s);
+  if (queued + estimate > max_queued_cpu_s_) {
     ++rejected_;
+    kernel.count_rejected();
     throw OverloadedError(
-        "queued work would pass max_queued_work=" + std::to_string(max_queued_work_) + " (queued " +
-        std::to_string(queued_work_) + ", job " + std::to_string(cost) + ")");
+        "queued work would pass max_queued_cpu_s=" + seconds_text(max_queued_cpu_s_) +
+        " of CPU time (queued " + seconds_text(queued) + ", this " + kernel.name() + " job " +
+        seconds_text(estimate) + ")");
   }
-}
-
-Executor::Reservation Executor::reserve(std::uint64_t cost) {
-  std::lock_guard lock(mu_);
-  admit_locked(cost);
-  queued_work_ += cost;
-  return Reservation(this, cost);
-}
-
-Executor::Reservation::~Reservation() {
-  if (executor_ == nullptr) return;
-  std::lock_guard lock(executor_->mu_);
-  executor_->queued_work_ -= cost_;
 }
 
 std::shared_ptr<Job> Executor::submit(JobSpec spec) {
   std::shared_ptr<Job> job;
   {
     std::lock_guard lock(mu_);
-    admit_locked(spec.cost);
+    KernelModel& kernel = spec.kernel != nullptr ? *spec.kernel : unnamed_kernel();
+    admit_locked(kernel, spec.cost_s);
     job = std::make_shared<Job>(next_id_++, std::move(spec));
+    job->admitted_correction_ = kernel.correction();
     job->submitted_at_ = Clock::now();
     ++submitted_;
+    kernel.count_submitted();
     ++active_jobs_;
     active_.insert(job.get());
-    queued_work_ += job->spec_.cost;
+    add_queued_locked(kernel, job->spec_.cost_s);
     if (job->spec_.chunks > 0) {
       job->runnable_listed_ = true;
       runnable_.push_back(job);
@@ -135,11 +192,104 @@ std::shared_ptr<Job> Executor::submit(JobSpec spec) {
   return job;
 }
 
-void Executor::run(std::size_t chunks, ChunkFunction run_chunk, std::uint64_t cost) {
+std::shared_ptr<Job> Executor::run_inline(JobSpec spec) {
+  std::shared_ptr<Job> job;
+  {
+    std::lock_guard lock(mu_);
+    KernelModel& kernel = spec.kernel != nullptr ? *spec.kernel : unnamed_kernel();
+    admit_locked(kernel, spec.cost_s);
+    job = std::make_shared<Job>(next_id_++, std::move(spec));
+    job->admitted_correction_ = kernel.correction();
+    job->inline_ = true;
+    ++inline_runs_;
+    kernel.count_inline();
+    ++active_jobs_;
+    add_queued_locked(kernel, job->spec_.cost_s);
+  }
+  const JobSpec& s = job->spec_;
+  const auto start = Clock::now();
+  job->submitted_at_ = start;
+  job->started_at_ = start;
+  try {
+    std::size_t stage = 0;
+    for (std::size_t chunks = s.chunks; chunks > 0; ++stage) {
+      for (std::size_t chunk = 0; chunk < chunks; ++chunk) {
+        for (;;) {
+          ChunkContext context(stage);
+          s.run_chunk(chunk, context);
+          if (!context.run_again_requested()) break;
+        }
+      }
+      if (!s.next_stage) break;
+      const StagePlan plan = s.next_stage(stage);
+      if (plan.cost_s && *plan.cost_s < job->spec_.cost_s) {
+        std::lock_guard lock(mu_);
+        lower_queued_locked(*job->spec_.kernel, job->spec_.cost_s - *plan.cost_s);
+        job->spec_.cost_s = *plan.cost_s;
+      }
+      chunks = plan.chunks;
+    }
+  } catch (...) {
+    job->error_ = std::current_exception();
+    job->failed_.store(true, std::memory_order_release);
+  }
+  const auto now = Clock::now();
+  // Inline work is microseconds long: the wall clock is the thread's time, for a fraction of
+  // the thread clock's cost.
+  job->cpu_ns_.store(static_cast<std::uint64_t>(
+                         std::chrono::duration_cast<std::chrono::nanoseconds>(now - start).count()),
+                     std::memory_order_relaxed);
+  const JobStatus status =
+      job->failed_.load(std::memory_order_acquire) ? JobStatus::kFailed : JobStatus::kSucceeded;
+  {
+    std::lock_guard lock(mu_);
+    --active_jobs_;
+    remove_queued_locked(*job->spec_.kernel, job->spec_.cost_s);
+    count_finished_locked(*job, status);
+  }
+  job_finished_.notify_all();
+  job->spec_.run_chunk = nullptr;
+  job->spec_.next_stage = nullptr;
+  job->spec_.sink = nullptr;
+  {
+    std::lock_guard lock(job->done_mu_);
+    job->finished_at_ = now;
+    job->status_ = status;
+    job->done_ = true;
+  }
+  return job;
+}
+
+void Executor::count_finished_locked(const Job& job, JobStatus status) {
+  switch (status) {
+    case JobStatus::kSucceeded:
+      ++succeeded_;
+      break;
+    case JobStatus::kFailed:
+      ++failed_;
+      break;
+    case JobStatus::kCancelled:
+      ++cancelled_;
+      break;
+    case JobStatus::kDeadlineExceeded:
+      ++deadline_exceeded_;
+      break;
+    case JobStatus::kQueued:
+    case JobStatus::kRunning:
+      break;
+  }
+  KernelModel& kernel = *job.spec_.kernel;
+  const double declared = job.spec_.cost_s;
+  const double measured = job.cpu_s();
+  if (status == JobStatus::kSucceeded) kernel.observe_finished(declared, measured);
+  kernel.count_finished(status, declared, job.estimated_cpu_s(), measured);
+}
+
+void Executor::run(std::size_t chunks, ChunkFunction run_chunk, double cost_s) {
   JobSpec spec;
   spec.chunks = chunks;
   spec.run_chunk = std::move(run_chunk);
-  spec.cost = cost;
+  spec.cost_s = cost_s;
   const auto job = submit(std::move(spec));
   job->wait();
   job->rethrow_if_unsuccessful();
@@ -235,6 +385,7 @@ void Executor::worker_loop() {
       if (!job.failed_.load(std::memory_order_acquire)) {
         busy_workers_.fetch_add(1, std::memory_order_relaxed);
         ChunkContext context(job, claim.stage);
+        const std::uint64_t cpu_before = thread_cpu_ns();
         try {
           job.spec_.run_chunk(*claim.chunk, context);
           again = context.run_again_requested() && !context.stop_requested();
@@ -243,6 +394,9 @@ void Executor::worker_loop() {
             job.error_ = std::current_exception();
           }
         }
+        const std::uint64_t used = thread_cpu_ns() - cpu_before;
+        const std::uint64_t so_far = job.cpu_ns_.fetch_add(used, std::memory_order_relaxed) + used;
+        job.spec_.kernel->observe_running(job.spec_.cost_s, static_cast<double>(so_far) * 1e-9);
         busy_workers_.fetch_sub(1, std::memory_order_relaxed);
       }
     }
@@ -285,9 +439,9 @@ bool Executor::start_next_stage(const std::shared_ptr<Job>& job) {
   }
   {
     std::lock_guard lock(mu_);
-    if (plan.cost && *plan.cost < job->spec_.cost) {
-      queued_work_ -= job->spec_.cost - *plan.cost;
-      job->spec_.cost = *plan.cost;
+    if (plan.cost_s && *plan.cost_s < job->spec_.cost_s) {
+      lower_queued_locked(*job->spec_.kernel, job->spec_.cost_s - *plan.cost_s);
+      job->spec_.cost_s = *plan.cost_s;
     }
     if (plan.chunks == 0) return false;
     // Listed even when the job was cancelled meanwhile (or the executor is stopping): the next
@@ -324,24 +478,8 @@ void Executor::finish(const std::shared_ptr<Job>& job) {
     std::lock_guard lock(mu_);
     --active_jobs_;
     active_.erase(job.get());
-    queued_work_ -= job->spec_.cost;
-    switch (status) {
-      case JobStatus::kSucceeded:
-        ++succeeded_;
-        break;
-      case JobStatus::kFailed:
-        ++failed_;
-        break;
-      case JobStatus::kCancelled:
-        ++cancelled_;
-        break;
-      case JobStatus::kDeadlineExceeded:
-        ++deadline_exceeded_;
-        break;
-      case JobStatus::kQueued:
-      case JobStatus::kRunning:
-        break;
-    }
+    remove_queued_locked(*job->spec_.kernel, job->spec_.cost_s);
+    count_finished_locked(*job, status);
   }
   job_finished_.notify_all();
   std::shared_ptr<CompletionSink> sink = std::move(job->spec_.sink);
@@ -382,29 +520,16 @@ ExecutorStats Executor::stats() const {
   s.threads = threads();
   s.busy_workers = busy_workers_.load(std::memory_order_relaxed);
   s.active_jobs = active_jobs_;
-  s.queued_work = queued_work_;
-  s.max_queued_work = max_queued_work_;
+  s.queued_cpu_s = queued_cpu_s_locked();
+  s.max_queued_cpu_s = max_queued_cpu_s_;
   s.submitted = submitted_;
+  s.inline_runs = inline_runs_;
   s.rejected = rejected_;
   s.succeeded = succeeded_;
   s.failed = failed_;
   s.cancelled = cancelled_;
   s.deadline_exceeded = deadline_exceeded_;
   return s;
-}
-
-void run_inline(const JobSpec& spec) {
-  std::size_t stage = 0;
-  for (std::size_t chunks = spec.chunks; chunks > 0; ++stage) {
-    for (std::size_t chunk = 0; chunk < chunks; ++chunk) {
-      for (;;) {
-        ChunkContext context(stage);
-        spec.run_chunk(chunk, context);
-        if (!context.run_again_requested()) break;
-      }
-    }
-    chunks = spec.next_stage ? spec.next_stage(stage).chunks : 0;
-  }
 }
 
 }  // namespace gilfree::runtime

@@ -8,13 +8,17 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <unordered_set>
 #include <utility>
 #include <vector>
+
+#include "runtime/kernel_model.hpp"
 
 namespace gilfree::runtime {
 
@@ -43,10 +47,21 @@ class ChunkContext {
   void run_again() noexcept { run_again_ = true; }
   [[nodiscard]] bool run_again_requested() const noexcept { return run_again_; }
 
+  // Why the code run with this context failed, recorded by it before it returns (the C boundary
+  // of kernels from other modules reports failures this way rather than by throwing across it).
+  struct Failure {
+    int kind = 0;
+    std::string message;
+    std::int64_t index = -1;
+  };
+  void fail(Failure failure) { failure_ = std::move(failure); }
+  [[nodiscard]] const std::optional<Failure>& failure() const noexcept { return failure_; }
+
  private:
   Job* job_ = nullptr;
   std::size_t stage_ = 0;
   bool run_again_ = false;
+  std::optional<Failure> failure_;
 };
 
 using ChunkFunction = std::function<void(std::size_t chunk, ChunkContext& context)>;
@@ -59,12 +74,12 @@ class CompletionSink {
   virtual void job_finished(const std::shared_ptr<Job>& job) noexcept = 0;
 };
 
-// What comes after a stage of a job: `chunks` more (0: the job is done), and the job's admission
+// What comes after a stage of a job: `chunks` more (0: the job is done), and the job's declared
 // cost from now on (none: unchanged; a larger value than the current one is ignored, so that a job
 // never takes more of the queue than it was admitted with).
 struct StagePlan {
   std::size_t chunks = 0;
-  std::optional<std::uint64_t> cost;
+  std::optional<double> cost_s;
 };
 
 // Called once every chunk of stage `finished` has run (not when the job failed or was stopped),
@@ -85,10 +100,13 @@ enum class JobStatus : std::uint8_t {
 // has finished. Most jobs have one stage; `next_stage` adds more as the work unfolds (a request
 // body parsed on one worker, then its numbers processed on all of them).
 struct JobSpec {
-  std::size_t chunks = 0;                     // of the first stage
-  ChunkFunction run_chunk;                    // runs chunk i of context.stage(); kept until done
-  NextStageFunction next_stage;               // optional: no stage after the first
-  std::uint64_t cost = 0;                     // work units counted against admission
+  std::size_t chunks = 0;        // of the first stage
+  ChunkFunction run_chunk;       // runs chunk i of context.stage(); kept until done
+  NextStageFunction next_stage;  // optional: no stage after the first
+  // The job's CPU time on one core, in seconds, as its kernel declares it. Admission counts it
+  // corrected by the kernel's model (KernelModel::estimate_s).
+  double cost_s = 0;
+  KernelModel* kernel = nullptr;              // nullptr: unnamed_kernel()
   std::optional<Clock::time_point> deadline;  // checked before each chunk is claimed
   std::shared_ptr<CompletionSink> sink;       // optional
 };
@@ -125,6 +143,16 @@ class Job {
   [[nodiscard]] Clock::time_point started_at() const noexcept { return started_at_; }
   [[nodiscard]] Clock::time_point finished_at() const noexcept { return finished_at_; }
 
+  [[nodiscard]] KernelModel& kernel() const noexcept { return *spec_.kernel; }
+  // True for a job run at once on the calling thread (Executor::run_inline).
+  [[nodiscard]] bool ran_inline() const noexcept { return inline_; }
+  // CPU time its chunks used so far (measured per chunk on the worker's thread clock; the wall
+  // clock for a job run inline), and what admission estimated it at. Final once finished().
+  [[nodiscard]] double cpu_s() const noexcept {
+    return static_cast<double>(cpu_ns_.load(std::memory_order_relaxed)) * 1e-9;
+  }
+  [[nodiscard]] double estimated_cpu_s() const noexcept;
+
  private:
   friend class Executor;
   friend class ChunkContext;
@@ -149,6 +177,9 @@ class Job {
   std::atomic<JobStatus> stopped_early_{JobStatus::kSucceeded};
   std::atomic<bool> failed_{false};
   std::exception_ptr error_;  // written once, by the chunk that sets failed_
+  std::atomic<std::uint64_t> cpu_ns_{0};
+  double admitted_correction_ = 1.0;  // the kernel's correction when it was admitted
+  bool inline_ = false;
 
   Clock::time_point submitted_at_{};
   Clock::time_point started_at_{};
@@ -164,9 +195,10 @@ struct ExecutorStats {
   unsigned threads = 0;
   unsigned busy_workers = 0;
   std::size_t active_jobs = 0;  // admitted and not finished
-  std::uint64_t queued_work = 0;
-  std::uint64_t max_queued_work = 0;
-  std::uint64_t submitted = 0;
+  double queued_cpu_s = 0;      // estimated CPU seconds admitted and not finished
+  double max_queued_cpu_s = 0;
+  std::uint64_t submitted = 0;    // jobs admitted to the workers
+  std::uint64_t inline_runs = 0;  // jobs run at once on the calling thread
   std::uint64_t rejected = 0;
   std::uint64_t succeeded = 0;
   std::uint64_t failed = 0;
@@ -176,13 +208,16 @@ struct ExecutorStats {
 
 // A fixed set of worker threads created once. Idle workers take chunks from the active jobs in
 // turn (round robin), so a small job that arrives behind a large one starts after about one chunk
-// rather than after the large job. Admission is bounded by the cost of the work admitted and not
-// yet finished.
+// rather than after the large job. Admission is bounded by the estimated CPU seconds of the work
+// admitted and not yet finished, one unit for every kernel: each job's declared cost corrected by
+// its kernel's model, re-evaluated at every admission as the models learn. A job is never refused
+// by an executor with nothing admitted, however large, so a wrong estimate cannot refuse an idle
+// machine.
 class Executor {
  public:
-  static constexpr std::uint64_t kUnlimited = ~std::uint64_t{0};
+  static constexpr double kUnlimited = std::numeric_limits<double>::infinity();
 
-  explicit Executor(unsigned threads, std::uint64_t max_queued_work = kUnlimited);
+  explicit Executor(unsigned threads, double max_queued_cpu_s = kUnlimited);
   ~Executor();  // shutdown(0): cancels what is left, joins the workers
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
@@ -193,30 +228,16 @@ class Executor {
   // is stopping). A job with no chunks finishes at once.
   std::shared_ptr<Job> submit(JobSpec spec);
 
-  // Work done outside the workers (inline, on the calling thread) still counts against
-  // admission while it runs: reserve() refuses it as submit() would refuse a job of that cost
-  // (OverloadedError), and the reservation gives the cost back when it is destroyed.
-  class Reservation {
-   public:
-    Reservation(Reservation&& other) noexcept
-        : executor_(std::exchange(other.executor_, nullptr)), cost_(other.cost_) {}
-    Reservation(const Reservation&) = delete;
-    Reservation& operator=(const Reservation&) = delete;
-    Reservation& operator=(Reservation&&) = delete;
-    ~Reservation();
-
-   private:
-    friend class Executor;
-    Reservation(Executor* executor, std::uint64_t cost) noexcept
-        : executor_(executor), cost_(cost) {}
-    Executor* executor_;
-    std::uint64_t cost_;
-  };
-  [[nodiscard]] Reservation reserve(std::uint64_t cost);
+  // Runs a job's stages at once on the calling thread, chunk after chunk and slice after slice,
+  // admitted like a job for as long as it runs (OverloadedError as submit()): for work too small
+  // to be worth a worker's round trip. No deadline, no cancellation; the job is finished when it
+  // returns (its failure, if any, in its status and error(), as for any job). Its sink is not
+  // called.
+  std::shared_ptr<Job> run_inline(JobSpec spec);
 
   // Submits and waits: the job's own exception, CancelledError or DeadlineExceededError is
   // rethrown here. Safe to call from several threads at once.
-  void run(std::size_t chunks, ChunkFunction run_chunk, std::uint64_t cost = 0);
+  void run(std::size_t chunks, ChunkFunction run_chunk, double cost_s = 0);
 
   // Stops admission, lets admitted jobs finish for up to `grace`, cancels the rest, waits for
   // the chunks in flight and joins the workers. Idempotent.
@@ -225,8 +246,17 @@ class Executor {
   [[nodiscard]] ExecutorStats stats() const;
 
  private:
-  // Throws OverloadedError (counting a rejection) unless `cost` more fits. Caller holds mu_.
-  void admit_locked(std::uint64_t cost);
+  // Throws OverloadedError (counting a rejection) unless a job of `kernel` declared at `cost_s`
+  // fits. Caller holds mu_.
+  void admit_locked(KernelModel& kernel, double cost_s);
+  // Queued work: declared seconds of each kernel's admitted jobs, as each kernel's model now
+  // estimates them. Caller holds mu_.
+  [[nodiscard]] double queued_cpu_s_locked() const noexcept;
+  void add_queued_locked(KernelModel& kernel, double cost_s);
+  void lower_queued_locked(KernelModel& kernel, double by_s) noexcept;
+  void remove_queued_locked(KernelModel& kernel, double cost_s) noexcept;
+  // Counts a finished job (its executor's counters and its kernel's). Caller holds mu_.
+  void count_finished_locked(const Job& job, JobStatus status);
   void worker_loop();
   // Claims the next chunk of some active job (a chunk to run again first), or retires a
   // cancelled/expired job (returning it with no chunk to run). Caller holds mu_.
@@ -250,21 +280,25 @@ class Executor {
   std::vector<std::shared_ptr<Job>> runnable_;  // jobs with chunks not yet claimed
   std::unordered_set<Job*> active_;             // admitted, not finished (for shutdown)
   std::size_t cursor_ = 0;                      // round-robin position in runnable_
-  std::size_t active_jobs_ = 0;                 // admitted, not finished
-  std::uint64_t queued_work_ = 0;               // cost of admitted, not finished
-  const std::uint64_t max_queued_work_;
+  std::size_t active_jobs_ = 0;                 // admitted, not finished (inline ones too)
+  struct Queued {
+    KernelModel* kernel;
+    double declared_s;  // of its admitted jobs not finished
+    std::size_t jobs;   // when it drops to 0 the entry goes, so no rounding residue stays
+  };
+  std::vector<Queued> queued_;
+  const double max_queued_cpu_s_;
   std::uint64_t next_id_ = 1;
   bool accepting_ = true;
   bool stopping_ = false;  // workers exit once runnable_ is empty
   std::atomic<unsigned> busy_workers_{0};
-  std::uint64_t submitted_ = 0, rejected_ = 0, succeeded_ = 0, failed_ = 0, cancelled_ = 0,
-                deadline_exceeded_ = 0;
+  std::uint64_t submitted_ = 0, inline_runs_ = 0, rejected_ = 0, succeeded_ = 0, failed_ = 0,
+                cancelled_ = 0, deadline_exceeded_ = 0;
   std::mutex join_mu_;
   std::vector<std::thread> workers_;
 };
 
-// Runs a job's stages on the calling thread, chunk after chunk and slice after slice: for work
-// too small to be worth a job. No deadline, no cancellation; exceptions propagate.
-void run_inline(const JobSpec& spec);
+// CPU time the calling thread has used, in nanoseconds (its thread clock).
+[[nodiscard]] std::uint64_t thread_cpu_ns() noexcept;
 
 }  // namespace gilfree::runtime

@@ -1,6 +1,7 @@
 // The process-wide Executor, guarded by a mutex; users keep it alive through shared_ptr.
 #include "runtime/process_executor.hpp"
 
+#include <atomic>
 #include <mutex>
 
 #include "runtime/cpu_info.hpp"
@@ -20,9 +21,13 @@ unsigned& configured_threads() {
   static unsigned threads = 0;  // 0: usable_cpus()
   return threads;
 }
-std::uint64_t& configured_max_queued_work() {
-  static std::uint64_t max_queued_work = Executor::kUnlimited;
-  return max_queued_work;
+double& configured_max_queued_cpu_s() {
+  static double max_queued_cpu_s = Executor::kUnlimited;
+  return max_queued_cpu_s;
+}
+std::atomic<double>& inline_limit() {
+  static std::atomic<double> seconds{kDefaultInlineMaxS};
+  return seconds;
 }
 unsigned resolved(unsigned threads) { return threads == 0 ? usable_cpus() : threads; }
 
@@ -33,19 +38,19 @@ std::shared_ptr<Executor> process_executor() {
   auto& executor = holder();
   if (!executor) {
     executor =
-        std::make_shared<Executor>(resolved(configured_threads()), configured_max_queued_work());
+        std::make_shared<Executor>(resolved(configured_threads()), configured_max_queued_cpu_s());
   }
   return executor;
 }
 
-void configure_process_executor(unsigned threads, std::uint64_t max_queued_work) {
+void configure_process_executor(unsigned threads, double max_queued_cpu_s) {
   std::shared_ptr<Executor> old;
   {
     std::lock_guard lock(holder_mutex());
     configured_threads() = threads;
-    configured_max_queued_work() = max_queued_work;
+    configured_max_queued_cpu_s() = max_queued_cpu_s;
     old = std::move(holder());
-    holder() = std::make_shared<Executor>(resolved(threads), max_queued_work);
+    holder() = std::make_shared<Executor>(resolved(threads), max_queued_cpu_s);
   }
   // `old` is released outside the lock: if it was the last user, joining happens here.
 }
@@ -63,6 +68,12 @@ unsigned process_executor_threads() {
   std::lock_guard lock(holder_mutex());
   if (holder()) return holder()->threads();
   return resolved(configured_threads());
+}
+
+double inline_max_s() noexcept { return inline_limit().load(std::memory_order_relaxed); }
+
+void set_inline_max_s(double seconds) noexcept {
+  inline_limit().store(seconds > 0 ? seconds : 0.0, std::memory_order_relaxed);
 }
 
 }  // namespace gilfree::runtime
