@@ -16,6 +16,10 @@
 namespace gilfree::ops {
 namespace {
 
+// Declared costs of the parts around process_numbers (the runtime corrects them by measuring).
+constexpr double kParseSecondsPerByte = 1e-9;
+constexpr double kWriteSecondsPerNumber = 5e-9;
+
 // The wire's int64 values are little-endian; a big-endian host swaps them in place.
 void to_or_from_little_endian(std::span<std::int64_t> values) noexcept {
   if constexpr (std::endian::native == std::endian::big) {
@@ -84,19 +88,29 @@ std::string_view NumbersRequest::body() const noexcept {
   return {reinterpret_cast<const char*>(body_.data()), body_size_};
 }
 
-std::uint64_t NumbersRequest::cost_of(std::size_t count) const noexcept {
-  return process_numbers_cost(count, std::max<std::uint64_t>(options_.iterations, 1));
+double NumbersRequest::cost_s(std::size_t count) const noexcept {
+  const double parse = options_.body_format == NumbersFormat::kJson
+                           ? static_cast<double>(body_size_) * kParseSecondsPerByte
+                           : 0.0;
+  // Beyond max_work steps nothing is computed (the request is refused).
+  const double process =
+      std::min(process_numbers_cost_s(count, options_.iterations),
+               static_cast<double>(options_.max_work) * process_numbers_step_s());
+  const double write = options_.answer_format == NumbersFormat::kJson
+                           ? static_cast<double>(count) * kWriteSecondsPerNumber
+                           : 0.0;
+  return parse + process + write;
 }
 
-std::uint64_t NumbersRequest::cost_bound() const noexcept {
+double NumbersRequest::cost_bound_s() const noexcept {
   // The shortest JSON number with its comma takes 2 bytes.
   const std::size_t most = options_.body_format == NumbersFormat::kInt64
                                ? body_size_ / sizeof(std::int64_t)
                                : body_size_ / 2 + 1;
-  return std::min(cost_of(std::min(most, options_.max_numbers)), options_.max_work);
+  return cost_s(std::min(most, options_.max_numbers));
 }
 
-void NumbersRequest::take(runtime::ChunkContext& context) {
+void NumbersRequest::take(Chunk& context) {
   if (options_.body_format == NumbersFormat::kJson) {
     wire::ParsedNumbers parsed = wire::parse_numbers_request(body(), options_.max_numbers, cache_,
                                                              &stop_requested, &context);
@@ -127,14 +141,14 @@ void NumbersRequest::take(runtime::ChunkContext& context) {
     numbers_ = {reinterpret_cast<std::int64_t*>(body_.data()), count_};
     to_or_from_little_endian(numbers_);
   }
-  if (process_numbers_cost(count_, options_.iterations) > options_.max_work) {
+  if (process_numbers_steps(count_, options_.iterations) > options_.max_work) {
     outcome_ = RequestOutcome::kTooMuchWork;
     numbers_ = {};
     numbers_storage_ = memory::Block();
   }
 }
 
-void NumbersRequest::process(std::size_t chunk, runtime::ChunkContext& context) {
+void NumbersRequest::process(std::size_t chunk, Chunk& context) {
   if (!chunks_->run(chunk, context)) return;  // stopped early, or more slices to come
   const auto values = chunks_->output(chunk);
   if (options_.answer_format == NumbersFormat::kJson) {
@@ -155,7 +169,7 @@ void NumbersRequest::write(std::size_t chunk) noexcept {
   }
 }
 
-void NumbersRequest::run_chunk(std::size_t chunk, runtime::ChunkContext& context) {
+void NumbersRequest::run_chunk(std::size_t chunk, Chunk& context) {
   switch (phase_) {
     case Phase::kTake:
       take(context);
@@ -171,18 +185,20 @@ void NumbersRequest::run_chunk(std::size_t chunk, runtime::ChunkContext& context
   }
 }
 
-runtime::StagePlan NumbersRequest::next_stage() {
+Stage NumbersRequest::next_stage() {
   const bool json_answer = options_.answer_format == NumbersFormat::kJson;
+  // The whole work's cost, now that the numbers are counted.
+  const double known_cost = cost_s(count_);
   if (phase_ == Phase::kTake) {
     if (outcome_ != RequestOutcome::kPending || stopped_) {
       phase_ = Phase::kDone;
-      return runtime::StagePlan{0, 0};
+      return Stage{0, cost_s(0)};  // only the body was read
     }
     chunks_ = std::make_unique<ProcessNumbersChunks>(numbers_, numbers_, options_.iterations);
     if (json_answer) text_offsets_.assign(chunks_->chunks(), 0);
     if (chunks_->chunks() > 0) {
       phase_ = Phase::kProcess;
-      return runtime::StagePlan{chunks_->chunks(), cost_of(count_)};
+      return Stage{chunks_->chunks(), known_cost};
     }
     chunks_.reset();  // no numbers: nothing to process
   }
@@ -201,39 +217,16 @@ runtime::StagePlan NumbersRequest::next_stage() {
       answer_storage_ = cache_.take(answer_size_);
     }
     phase_ = Phase::kWrite;
-    return runtime::StagePlan{std::max<std::size_t>(text_offsets_.size(), 1), cost_of(count_)};
+    return Stage{std::max<std::size_t>(text_offsets_.size(), 1), known_cost};
   }
   phase_ = Phase::kDone;
   outcome_ = RequestOutcome::kOk;
-  return runtime::StagePlan{0, std::nullopt};
+  return Stage{0, std::nullopt};
 }
 
-runtime::JobSpec numbers_request_spec(std::shared_ptr<NumbersRequest> request) {
-  if (request->started_.exchange(true)) throw InvalidInputError("this request has already run");
-  runtime::JobSpec spec;
-  spec.chunks = 1;
-  spec.cost = request->cost_bound();
-  spec.run_chunk = [request](std::size_t chunk, runtime::ChunkContext& context) {
-    request->run_chunk(chunk, context);
-  };
-  spec.next_stage = [request](std::size_t) { return request->next_stage(); };
-  return spec;
-}
-
-std::shared_ptr<runtime::Job> submit_numbers_request(
-    runtime::Executor& executor, std::shared_ptr<NumbersRequest> request,
-    std::optional<runtime::Clock::time_point> deadline,
-    std::shared_ptr<runtime::CompletionSink> sink) {
-  runtime::JobSpec spec = numbers_request_spec(std::move(request));
-  spec.deadline = deadline;
-  spec.sink = std::move(sink);
-  return executor.submit(std::move(spec));
-}
-
-void run_numbers_request_inline(runtime::Executor& executor,
-                                const std::shared_ptr<NumbersRequest>& request) {
-  const auto reservation = executor.reserve(request->cost_bound());
-  runtime::run_inline(numbers_request_spec(request));
+NumbersRequestJob::NumbersRequestJob(std::shared_ptr<NumbersRequest> request)
+    : request_(std::move(request)) {
+  if (request_->started_.exchange(true)) throw InvalidInputError("this request has already run");
 }
 
 }  // namespace gilfree::ops

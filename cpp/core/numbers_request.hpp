@@ -1,5 +1,8 @@
-// One POST /process-numbers request as one job: the request body in, the answer's bytes out.
+// One POST /process-numbers request as one job of the public kernel API: the request body in, the
+// answer's bytes out.
 #pragma once
+
+#include <gilfree/kernel.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -13,9 +16,11 @@
 
 #include "memory/buffer_cache.hpp"
 #include "ops.hpp"
-#include "runtime/executor.hpp"
 
 namespace gilfree::ops {
+
+// Its jobs are counted apart from process_numbers': their cost is the parse and the writing too.
+inline constexpr Kernel kNumbersRequest{"process_numbers_request"};
 
 enum class NumbersFormat : std::uint8_t {
   kJson,   // {"numbers": [...]} in, {"original_count": N, "processed_result": [...]} out
@@ -96,20 +101,22 @@ class NumbersRequest {
   // The body as received, for the slow path: before the work, and after it unless the outcome is
   // kOk (an int64 body was then processed in place, a JSON body released once parsed).
   [[nodiscard]] std::string_view body() const noexcept;
-  // Work units to reserve at admission: numbers x iterations (at least 1 per number) for as many
-  // numbers as the body can hold, but no more than max_work (beyond it nothing is computed).
-  [[nodiscard]] std::uint64_t cost_bound() const noexcept;
+  // Declared CPU seconds of its work before the body is parsed: reading the body, and
+  // process_numbers and the answer's text for as many numbers as the body can hold (but no more
+  // than max_work steps: beyond them nothing is computed).
+  [[nodiscard]] double cost_bound_s() const noexcept;
 
  private:
   enum class Phase : std::uint8_t { kTake, kProcess, kWrite, kDone };
-  friend runtime::JobSpec numbers_request_spec(std::shared_ptr<NumbersRequest> request);
+  friend class NumbersRequestJob;
 
-  void run_chunk(std::size_t chunk, runtime::ChunkContext& context);
-  runtime::StagePlan next_stage();
-  void take(runtime::ChunkContext& context);
-  void process(std::size_t chunk, runtime::ChunkContext& context);
+  void run_chunk(std::size_t chunk, Chunk& context);
+  Stage next_stage();
+  void take(Chunk& context);
+  void process(std::size_t chunk, Chunk& context);
   void write(std::size_t chunk) noexcept;
-  [[nodiscard]] std::uint64_t cost_of(std::size_t count) const noexcept;
+  // Declared CPU seconds of the whole work for a body of `count` numbers.
+  [[nodiscard]] double cost_s(std::size_t count) const noexcept;
   static void check_body_size(const NumbersRequestOptions& options, std::size_t size);
 
   std::atomic<bool> started_{false};  // its work runs once
@@ -130,20 +137,19 @@ class NumbersRequest {
   std::size_t answer_size_ = 0;
 };
 
-// The request's work as a job of stages, holding the request until the job finishes. A request
-// runs once: InvalidInputError the second time.
-[[nodiscard]] runtime::JobSpec numbers_request_spec(std::shared_ptr<NumbersRequest> request);
+// The request's work as a job of stages (see NumbersRequest), holding the request until the job
+// is released. A request runs once: InvalidInputError for a second job.
+class NumbersRequestJob {
+ public:
+  explicit NumbersRequestJob(std::shared_ptr<NumbersRequest> request);
 
-// Submits the request's work (see NumbersRequest); throws OverloadedError if the executor refuses
-// it.
-std::shared_ptr<runtime::Job> submit_numbers_request(
-    runtime::Executor& executor, std::shared_ptr<NumbersRequest> request,
-    std::optional<runtime::Clock::time_point> deadline,
-    std::shared_ptr<runtime::CompletionSink> sink);
+  [[nodiscard]] double cost_s() const noexcept { return request_->cost_bound_s(); }
+  void run(std::size_t chunk, Chunk& context) { request_->run_chunk(chunk, context); }
+  Stage next_stage(std::size_t /*finished*/) { return request_->next_stage(); }
+  [[nodiscard]] const std::shared_ptr<NumbersRequest>& request() const noexcept { return request_; }
 
-// Runs the request's work on the calling thread (a small request: no job, no wake-up), its cost
-// bound reserved on `executor` meanwhile: OverloadedError when the executor would refuse it.
-void run_numbers_request_inline(runtime::Executor& executor,
-                                const std::shared_ptr<NumbersRequest>& request);
+ private:
+  std::shared_ptr<NumbersRequest> request_;
+};
 
 }  // namespace gilfree::ops

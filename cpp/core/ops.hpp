@@ -1,31 +1,41 @@
-// Operations: the kernels cut into chunks and scheduled on an Executor.
+// gilfree's own kernels as jobs of the public kernel API (<gilfree/kernel.hpp>): process_numbers
+// cut into chunks and slices, and sum_squares. They reach the executor through the C boundary
+// only, exactly as a user's kernels do.
 #pragma once
+
+#include <gilfree/kernel.hpp>
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <memory>
-#include <optional>
 #include <span>
 #include <vector>
 
 #include "kernels/sum_squares.hpp"
-#include "runtime/executor.hpp"
 
 namespace gilfree::ops {
+
+inline constexpr Kernel kProcessNumbers{"process_numbers"};
+inline constexpr Kernel kSumSquares{"sum_squares"};
 
 // Elements per chunk so that one chunk is roughly 100 microseconds of work at the active SIMD
 // level (a multiple of 256, at least 256): short enough that workers share fairly between jobs,
 // long enough to amortise scheduling. Chunks of huge `iterations` stop early when cancelled.
 [[nodiscard]] std::size_t process_numbers_grain(std::uint64_t iterations) noexcept;
 
-// A kernels::StopPoll whose context is a runtime::ChunkContext: true once its job is cancelled
-// or past its deadline (the job then ends as such).
-[[nodiscard]] bool stop_requested(const void* chunk_context) noexcept;
+// A kernels::StopPoll whose context is a gilfree::Chunk: true once its job is cancelled or past
+// its deadline (the job then ends as such).
+[[nodiscard]] bool stop_requested(const void* chunk) noexcept;
 
-// Work units of process_numbers for admission: numbers x iterations.
-[[nodiscard]] std::uint64_t process_numbers_cost(std::size_t count,
-                                                 std::uint64_t iterations) noexcept;
+// Steps of process_numbers (numbers x iterations, saturating): the size limits (max_work) count
+// these.
+[[nodiscard]] std::uint64_t process_numbers_steps(std::size_t count,
+                                                  std::uint64_t iterations) noexcept;
+// Declared CPU seconds of one step at the active SIMD level.
+[[nodiscard]] double process_numbers_step_s() noexcept;
+// Declared CPU seconds of process_numbers over `count` numbers at the active SIMD level: a step
+// per number and iteration (iterations = 0 still copies), each iteration of a block of 256 numbers
+// costing at least one step's latency.
+[[nodiscard]] double process_numbers_cost_s(std::size_t count, std::uint64_t iterations) noexcept;
 
 // process_numbers over `in` into `out` (same size, may alias exactly) cut into chunks of one grain
 // of elements, each run in slices of iterations that last about one chunk's time: the pieces of
@@ -37,13 +47,13 @@ class ProcessNumbersChunks {
                        std::uint64_t iterations);
 
   [[nodiscard]] std::size_t chunks() const noexcept { return chunks_; }
-  [[nodiscard]] std::uint64_t cost() const noexcept;
+  [[nodiscard]] double cost_s() const noexcept;
   // The elements of `chunk` in the output.
   [[nodiscard]] std::span<std::int64_t> output(std::size_t chunk) const noexcept;
 
   // Runs the next slice of `chunk`. True once the chunk is complete; false when it stopped early
   // (the job is cancelled or past its deadline) or asked `context` to run it again.
-  bool run(std::size_t chunk, runtime::ChunkContext& context);
+  bool run(std::size_t chunk, Chunk& context);
 
  private:
   std::span<const std::int64_t> in_;
@@ -55,37 +65,42 @@ class ProcessNumbersChunks {
   std::vector<std::uint64_t> done_;  // iterations each chunk has run
 };
 
-// process_numbers over `in` into `out` (same size, may alias exactly), on the executor's workers,
-// blocking until done. Inputs smaller than one chunk run on the calling thread. The result never
-// depends on the thread count or the chunking.
-void process_numbers(runtime::Executor& executor, std::span<const std::int64_t> in,
-                     std::span<std::int64_t> out, std::uint64_t iterations);
+// A job: process_numbers from `in` into `out` (same size, may alias exactly), which must outlive
+// it. The result never depends on the thread count or the chunking.
+class ProcessNumbers {
+ public:
+  ProcessNumbers(std::span<const std::int64_t> in, std::span<std::int64_t> out,
+                 std::uint64_t iterations)
+      : chunks_(in, out, iterations) {}
 
-// The same as a job that runs entirely on the workers and reports to `sink`. `in` and `out` must
-// stay valid until the job is finished. Throws OverloadedError if the executor refuses it.
-std::shared_ptr<runtime::Job> submit_process_numbers(
-    runtime::Executor& executor, std::span<const std::int64_t> in, std::span<std::int64_t> out,
-    std::uint64_t iterations, std::optional<runtime::Clock::time_point> deadline,
-    std::shared_ptr<runtime::CompletionSink> sink);
+  // An empty input is still a job of one (empty) chunk.
+  [[nodiscard]] std::size_t chunks() const noexcept {
+    return chunks_.chunks() > 0 ? chunks_.chunks() : 1;
+  }
+  [[nodiscard]] double cost_s() const noexcept { return chunks_.cost_s(); }
+  void run(std::size_t chunk, Chunk& context) {
+    if (chunk < chunks_.chunks()) chunks_.run(chunk, context);
+  }
 
-}  // namespace gilfree::ops
+ private:
+  ProcessNumbersChunks chunks_;
+};
 
-namespace gilfree::ops {
+// A job: the exact a*a + b*b of two int64.
+class SumSquares {
+ public:
+  SumSquares(std::int64_t a, std::int64_t b) noexcept : a_(a), b_(b) {}
 
-// sum_squares as a one-chunk job writing `*out`, which must stay valid until the job finishes.
-std::shared_ptr<runtime::Job> submit_sum_squares(runtime::Executor& executor, std::int64_t a,
-                                                 std::int64_t b, kernels::uint128* out,
-                                                 std::optional<runtime::Clock::time_point> deadline,
-                                                 std::shared_ptr<runtime::CompletionSink> sink);
+  [[nodiscard]] double cost_s() const noexcept { return 20e-9; }
+  void run(std::size_t /*chunk*/, Chunk& /*context*/) noexcept {
+    sum_ = kernels::sum_squares(a_, b_);
+  }
+  [[nodiscard]] kernels::uint128 sum() const noexcept { return sum_; }
 
-}  // namespace gilfree::ops
-
-namespace gilfree::ops {
-
-// Runs `work` as a one-chunk job (for the wire codecs: parsing a body, writing a response).
-std::shared_ptr<runtime::Job> submit_task(runtime::Executor& executor, std::function<void()> work,
-                                          std::uint64_t cost,
-                                          std::optional<runtime::Clock::time_point> deadline,
-                                          std::shared_ptr<runtime::CompletionSink> sink);
+ private:
+  std::int64_t a_;
+  std::int64_t b_;
+  kernels::uint128 sum_ = 0;
+};
 
 }  // namespace gilfree::ops

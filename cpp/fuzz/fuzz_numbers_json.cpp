@@ -15,6 +15,7 @@
 #include "memory/buffer_cache.hpp"
 #include "numbers_request.hpp"
 #include "runtime/executor.hpp"
+#include "runtime/kernel_abi.hpp"
 #include "wire/numbers_json.hpp"
 
 namespace {
@@ -32,14 +33,18 @@ void check(bool condition) {
 std::shared_ptr<gilfree::ops::NumbersRequest> answered(std::string_view body,
                                                        NumbersFormat answer_format,
                                                        std::uint64_t iterations) {
-  static gilfree::runtime::Executor executor(1);  // admits the inline run; its worker idles
+  static gilfree::runtime::Executor executor(1);  // admits the inline runs; its worker idles
   auto block = gilfree::memory::process_buffer_cache().take(body.size() * 2);
   if (!body.empty()) std::memcpy(block.data(), body.data(), body.size());
   auto request = std::make_shared<gilfree::ops::NumbersRequest>(
       std::move(block), body.size(),
       gilfree::ops::NumbersRequestOptions{NumbersFormat::kJson, answer_format, iterations,
                                           kMaxNumbers});
-  gilfree::ops::run_numbers_request_inline(executor, request);
+  // At once on this thread, through the C boundary, as gilfree._kernels runs a small request.
+  const auto job = gilfree::runtime::start_job(executor, gilfree::ops::kNumbersRequest,
+                                               gilfree::ops::NumbersRequestJob(request),
+                                               /*run_inline=*/true);
+  check(job->job()->status() == gilfree::runtime::JobStatus::kSucceeded);
   return request;
 }
 

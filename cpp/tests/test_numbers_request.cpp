@@ -17,6 +17,7 @@
 #include "memory/buffer_cache.hpp"
 #include "numbers_request.hpp"
 #include "runtime/executor.hpp"
+#include "runtime/kernel_abi.hpp"
 #include "wire/numbers_json.hpp"
 
 namespace {
@@ -65,6 +66,17 @@ std::shared_ptr<NumbersRequest> request_of(BufferCache& cache, const std::string
   return std::make_shared<NumbersRequest>(std::move(block), body.size(), options, cache);
 }
 
+// Runs the request's job as gilfree._kernels' answer_numbers does, through the C boundary: on the
+// executor, or at once on this thread (`run_inline`). The job back, finished.
+std::shared_ptr<gilfree::runtime::Job> run_request(
+    Executor& executor, std::shared_ptr<NumbersRequest> request, bool run_inline = false,
+    std::optional<gilfree::runtime::Clock::time_point> deadline = std::nullopt) {
+  const auto described = gilfree::runtime::start_job(
+      executor, gilfree::ops::kNumbersRequest, gilfree::ops::NumbersRequestJob(std::move(request)),
+      run_inline, deadline);
+  return described->job();  // the handle waits for it as it goes
+}
+
 std::string answer_text(const NumbersRequest& request) {
   const auto bytes = request.answer();
   return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
@@ -94,21 +106,21 @@ TEST_P(EveryPairing, AnswersAsTheKernelAndTheWriterDoInlineAndAsAJob) {
       const NumbersRequestOptions options{GetParam().body, GetParam().answer, iterations};
 
       auto inline_request = request_of(cache, body, options);
-      gilfree::ops::run_numbers_request_inline(executor, inline_request);
+      EXPECT_EQ(run_request(executor, inline_request, true)->status(), JobStatus::kSucceeded);
       ASSERT_EQ(inline_request->outcome(), RequestOutcome::kOk) << n;
       EXPECT_EQ(inline_request->count(), n);
       EXPECT_TRUE(answer_text(*inline_request) == want) << n << " x " << iterations;
 
       auto request = request_of(cache, body, options);
-      auto job = gilfree::ops::submit_numbers_request(executor, request, std::nullopt, nullptr);
-      job->wait();
+      const auto job = run_request(executor, request);
       ASSERT_EQ(job->status(), JobStatus::kSucceeded);
+      EXPECT_FALSE(job->ran_inline());
       ASSERT_EQ(request->outcome(), RequestOutcome::kOk);
       EXPECT_TRUE(answer_text(*request) == want) << n << " x " << iterations;
       EXPECT_TRUE(request->body().empty());  // processed in place, or parsed and released
     }
   }
-  EXPECT_EQ(executor.stats().queued_work, 0U);
+  EXPECT_EQ(executor.stats().queued_cpu_s, 0.0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, EveryPairing,
@@ -122,9 +134,7 @@ TEST(NumbersRequest, NotCanonicalKeepsTheBodyForTheSlowPath) {
   Executor executor(2);
   const std::string body = R"({"numbers": [1, "2"]})";
   auto request = request_of(cache, body, {});
-  auto job = gilfree::ops::submit_numbers_request(executor, request, std::nullopt, nullptr);
-  job->wait();
-  EXPECT_EQ(job->status(), JobStatus::kSucceeded);
+  EXPECT_EQ(run_request(executor, request)->status(), JobStatus::kSucceeded);
   EXPECT_EQ(request->outcome(), RequestOutcome::kNotCanonical);
   EXPECT_EQ(request->body(), body);
   EXPECT_TRUE(request->answer().empty());
@@ -138,47 +148,88 @@ TEST(NumbersRequest, LimitsAreCheckedBeforeAnyWork) {
     const std::string body =
         format == NumbersFormat::kJson ? json_body(values) : int64_body(values);
     auto many = request_of(cache, body, {format, NumbersFormat::kJson, 1, 99});
-    gilfree::ops::run_numbers_request_inline(executor, many);
+    run_request(executor, many, true);
     EXPECT_EQ(many->outcome(), RequestOutcome::kTooMany);
     EXPECT_EQ(many->count(), 100U);
 
     auto work = request_of(cache, body, {format, NumbersFormat::kJson, 10, 100, 999});
-    gilfree::ops::run_numbers_request_inline(executor, work);
+    run_request(executor, work, true);
     EXPECT_EQ(work->outcome(), RequestOutcome::kTooMuchWork);
     EXPECT_EQ(work->count(), 100U);
     EXPECT_TRUE(work->answer().empty());
 
     auto fits = request_of(cache, body, {format, NumbersFormat::kJson, 10, 100, 1000});
-    gilfree::ops::run_numbers_request_inline(executor, fits);
+    run_request(executor, fits, true);
     EXPECT_EQ(fits->outcome(), RequestOutcome::kOk);
   }
 }
 
-TEST(NumbersRequest, ReservesABoundThenTheRealCost) {
+TEST(NumbersRequest, ARequestRunsOnce) {
   BufferCache cache(64 * kMiB);
+  Executor executor(1);
+  auto request = request_of(cache, json_body({1, 2}), {});
+  run_request(executor, request, true);
+  EXPECT_THROW(run_request(executor, request, true), gilfree::InvalidInputError);
+}
+
+TEST(NumbersRequest, DeclaresABoundThenTheRealCost) {
+  BufferCache cache(64 * kMiB);
+  const double step = gilfree::ops::process_numbers_step_s();
   // "{"numbers":[...]}" of 10 numbers of 1 to 2 digits: far fewer numbers than bytes / 2.
   const std::string body = json_body({1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
   const auto request = request_of(cache, body, {NumbersFormat::kJson, NumbersFormat::kJson, 1000});
-  EXPECT_EQ(request->cost_bound(), (body.size() / 2 + 1) * 1000);
+  const std::size_t most = body.size() / 2 + 1;
+  // Reading the body, then every number the body could hold processed and written.
+  const double bound = request->cost_bound_s();
+  EXPECT_GT(bound, gilfree::ops::process_numbers_cost_s(most, 1000));
+  EXPECT_LT(bound, gilfree::ops::process_numbers_cost_s(most, 1000) * 1.5);
+  // No more than max_work steps: beyond them nothing is computed.
   const auto capped =
       request_of(cache, body, {NumbersFormat::kJson, NumbersFormat::kJson, 1000, 1'000'000, 5000});
-  EXPECT_EQ(capped->cost_bound(), 5000U);
-  const auto binary = request_of(cache, int64_body(mixed_values(10)), {NumbersFormat::kInt64});
-  EXPECT_EQ(binary->cost_bound(), 10U * 1000);
+  EXPECT_LT(capped->cost_bound_s(), bound);
+  EXPECT_GT(capped->cost_bound_s(), 5000 * step);
+  // An int64 body holds exactly its numbers, and an int64 answer needs no text.
+  const auto binary = request_of(cache, int64_body(mixed_values(10)),
+                                 {NumbersFormat::kInt64, NumbersFormat::kInt64});
+  EXPECT_DOUBLE_EQ(binary->cost_bound_s(), gilfree::ops::process_numbers_cost_s(10, 1000));
+
+  // Once parsed, the job declares the cost of the numbers it found.
+  Executor executor(1);
+  auto& kernel = gilfree::runtime::kernel_model(gilfree::ops::kNumbersRequest.name);
+  const double declared_before = kernel.stats().declared_cpu_s;
+  auto parsed = request_of(cache, body, {NumbersFormat::kJson, NumbersFormat::kJson, 1000});
+  EXPECT_EQ(run_request(executor, parsed)->status(), JobStatus::kSucceeded);
+  const double declared = kernel.stats().declared_cpu_s - declared_before;
+  EXPECT_GT(declared, gilfree::ops::process_numbers_cost_s(10, 1000));
+  EXPECT_LT(declared, bound);
 }
 
 TEST(NumbersRequest, InlineWorkIsAdmittedLikeAJob) {
   BufferCache cache(64 * kMiB);
-  Executor executor(1, 2500);
   const std::string body = int64_body(mixed_values(10));
-  auto request = request_of(cache, body, {NumbersFormat::kInt64, NumbersFormat::kJson, 251});
-  EXPECT_THROW(gilfree::ops::run_numbers_request_inline(executor, request),
-               gilfree::OverloadedError);
+  const NumbersRequestOptions options{NumbersFormat::kInt64, NumbersFormat::kInt64, 1000};
+  auto request = request_of(cache, body, options);
+  auto fits = request_of(cache, body, options);
+  gilfree::runtime::use_core_api();
+  // Room for one job's estimate and a little more, while another holds the queue.
+  const double estimate = gilfree::ops::kNumbersRequest.estimate_s(request->cost_bound_s());
+  Executor executor(1, estimate * 2.5);
+  std::atomic<bool> release{false};
+  gilfree::runtime::JobSpec holder;
+  holder.chunks = 1;
+  holder.cost_s = estimate * 2;
+  holder.kernel = &gilfree::runtime::kernel_model("test.numbers_request.holder");
+  holder.run_chunk = [&](std::size_t, gilfree::runtime::ChunkContext&) {
+    while (!release.load()) std::this_thread::yield();
+  };
+  const auto held = executor.submit(std::move(holder));
+  EXPECT_THROW(run_request(executor, request, true), gilfree::OverloadedError);
   EXPECT_EQ(request->outcome(), RequestOutcome::kPending);
-  auto fits = request_of(cache, body, {NumbersFormat::kInt64, NumbersFormat::kJson, 250});
-  gilfree::ops::run_numbers_request_inline(executor, fits);
+  release = true;
+  held->wait();
+  run_request(executor, fits, true);
   EXPECT_EQ(fits->outcome(), RequestOutcome::kOk);
-  EXPECT_EQ(executor.stats().queued_work, 0U);
+  EXPECT_EQ(executor.stats().queued_cpu_s, 0.0);
 }
 
 TEST(NumbersRequest, AnInt64BodyMustBeWholeValues) {
@@ -193,13 +244,15 @@ TEST(NumbersRequest, CancelStopsItsWork) {
   const auto values = mixed_values(200'000);
   auto request = request_of(cache, int64_body(values),
                             {NumbersFormat::kInt64, NumbersFormat::kJson, 100'000'000});
-  auto job = gilfree::ops::submit_numbers_request(executor, request, std::nullopt, nullptr);
+  const auto described = gilfree::runtime::start_job(executor, gilfree::ops::kNumbersRequest,
+                                                     gilfree::ops::NumbersRequestJob(request));
+  const auto job = described->job();
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   job->cancel();
   job->wait();
   EXPECT_EQ(job->status(), JobStatus::kCancelled);
   EXPECT_EQ(request->outcome(), RequestOutcome::kPending);
-  EXPECT_EQ(executor.stats().queued_work, 0U);
+  EXPECT_EQ(executor.stats().queued_cpu_s, 0.0);
 }
 
 TEST(NumbersRequest, ADeadlineStopsTheParse) {
@@ -213,15 +266,14 @@ TEST(NumbersRequest, ADeadlineStopsTheParse) {
             gilfree::wire::ParseStatus::kOk);
   const auto whole_parse = std::chrono::steady_clock::now() - parse_started;
   const auto job_started = std::chrono::steady_clock::now();
-  auto job = gilfree::ops::submit_numbers_request(
-      executor, request, gilfree::runtime::Clock::now() + std::chrono::milliseconds(1), nullptr);
-  job->wait();
+  const auto job = run_request(executor, request, false,
+                               gilfree::runtime::Clock::now() + std::chrono::milliseconds(1));
   // Stopped within the parse, not after it: a small part of a whole parse's time.
   EXPECT_LT(std::chrono::steady_clock::now() - job_started, whole_parse / 2);
   EXPECT_EQ(job->status(), JobStatus::kDeadlineExceeded);
   EXPECT_EQ(request->outcome(), RequestOutcome::kPending);
   EXPECT_EQ(request->body(), body);  // untouched: nothing parsed is kept
-  EXPECT_EQ(executor.stats().queued_work, 0U);
+  EXPECT_EQ(executor.stats().queued_cpu_s, 0.0);
   EXPECT_EQ(executor.stats().active_jobs, 0U);
 }
 
@@ -231,8 +283,7 @@ TEST(NumbersRequest, BuffersComeBackToTheCache) {
   const std::string body = json_body(mixed_values(100'000));
   for (int i = 0; i < 3; ++i) {
     auto request = request_of(cache, body, {NumbersFormat::kJson, NumbersFormat::kJson, 1});
-    auto job = gilfree::ops::submit_numbers_request(executor, request, std::nullopt, nullptr);
-    job->wait();
+    run_request(executor, request);
     ASSERT_EQ(request->outcome(), RequestOutcome::kOk);
   }
   // Two buffers a request (the body's, which then holds the answer, and the numbers'): the first
@@ -253,7 +304,7 @@ std::pair<std::shared_ptr<NumbersRequest>, const std::byte*> run_in_exact_buffer
   auto request = std::make_shared<NumbersRequest>(
       std::move(block), body.size(),
       NumbersRequestOptions{NumbersFormat::kJson, NumbersFormat::kJson, 5}, cache);
-  gilfree::ops::submit_numbers_request(executor, request, std::nullopt, nullptr)->wait();
+  run_request(executor, request);
   EXPECT_EQ(request->outcome(), RequestOutcome::kOk);
   return {request, memory};
 }
