@@ -7,8 +7,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CPP_BUILD ?= build/cpp
 JOBS ?= $(shell nproc)
-CPP_SOURCES := $(shell find cpp -type f \( -name '*.cpp' -o -name '*.hpp' \))
-BUILD_INPUTS := pyproject.toml CMakeLists.txt $(CPP_SOURCES)
+CPP_SOURCES := $(shell find cpp include -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' \))
+BUILD_INPUTS := pyproject.toml CMakeLists.txt $(wildcard cmake/*) $(CPP_SOURCES)
 RUNTIME_STAMP := $(VENV)/.gilfree-runtime
 TEST_STAMP := $(VENV)/.gilfree-test
 BENCH_STAMP := $(VENV)/.gilfree-bench
@@ -170,8 +170,9 @@ bench-cpp: ## C++ microbenchmarks of the kernels and the executor (Google Benchm
 	build/bench/gilfree_bench --benchmark_out=bench/out/kernels_cpp.json --benchmark_out_format=json
 
 .PHONY: stubs
-stubs: $(RUNTIME_STAMP) ## Regenerate src/gilfree/_core.pyi from the built module
+stubs: $(RUNTIME_STAMP) ## Regenerate src/gilfree/_core.pyi and _kernels.pyi from the built modules
 	$(BIN)/python -m nanobind.stubgen -q -m gilfree._core -o src/gilfree/_core.pyi
+	$(BIN)/python -m nanobind.stubgen -q -m gilfree._kernels -o src/gilfree/_kernels.pyi
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtual environment

@@ -165,21 +165,31 @@ def test_native_deadline(run: Callable[[Coroutine[Any, Any, Any]], Any]) -> None
 
 @pytest.mark.usefixtures("fresh_pool")
 def test_overload_is_refused_at_once(run: Callable[[Coroutine[Any, Any, Any]], Any]) -> None:
-    gilfree.configure(None, max_queued_work=10**9)
+    # One CPU-second of queue: the huge job is admitted (nothing else was), then nothing fits.
+    gilfree.configure(None, max_queued_cpu_s=1.0)
 
     async def main() -> None:
-        running = asyncio.ensure_future(aio.process_numbers(list(range(10_000)), 90_000))
-        await asyncio.sleep(0)
+        running = aio.submit(
+            gilfree._kernels.process_numbers_buffer,
+            big_job(),
+            np.empty(1_000_000, dtype=np.int64),
+            BIG_ITERATIONS,
+        )
+        assert running.estimated_cpu_s > 1.0
+        queued = gilfree.executor_stats()["queued_cpu_s"]
+        assert queued == pytest.approx(running.estimated_cpu_s)
         t0 = time.perf_counter()
-        with pytest.raises(Overloaded):
+        with pytest.raises(Overloaded, match="max_queued_cpu_s=1 s"):
             await aio.process_numbers(list(range(10_000)), 20_000)
+        with pytest.raises(Overloaded):  # a job small enough to run inline is refused as well
+            await aio.sum_squares(1, 2)
         assert time.perf_counter() - t0 < 0.5
-        assert gilfree.executor_stats()["rejected"] >= 1
+        assert gilfree.executor_stats()["rejected"] == 2
         running.cancel()
-        with pytest.raises(asyncio.CancelledError):
+        with pytest.raises(gilfree.Cancelled):
             await running
         await until(lambda: aio.pending_jobs() == 0)
-        assert gilfree.executor_stats()["queued_work"] == 0
+        assert gilfree.executor_stats()["queued_cpu_s"] == 0
 
     run(main())
 
@@ -206,7 +216,7 @@ def test_thousand_awaits_with_random_cancellations(
         }
         await until(lambda: aio.pending_jobs() == 0)
         assert gilfree.executor_stats()["active_jobs"] == 0
-        assert gilfree.executor_stats()["queued_work"] == 0
+        assert gilfree.executor_stats()["queued_cpu_s"] == 0
 
     run(main())
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 import gilfree
-from gilfree import INT64_MAX, INT64_MIN, InvalidInput, _core, reference
+from gilfree import INT64_MAX, INT64_MIN, InvalidInput, _kernels, reference
 
 
 def test_arrow_array_in_numpy_out() -> None:
@@ -26,7 +26,7 @@ def test_slices_honour_the_offset() -> None:
 
 def test_values_are_read_in_place() -> None:
     array = pa.array(range(1000), type=pa.int64()).slice(10)
-    view = _core.arrow_int64_values(array)
+    view = _kernels.arrow_int64_values(array)
     assert view.format == "q"
     assert len(view) == 990
     address = np.frombuffer(view, dtype=np.int64).ctypes.data
@@ -34,7 +34,7 @@ def test_values_are_read_in_place() -> None:
 
 
 def test_view_keeps_the_array_alive() -> None:
-    view = _core.arrow_int64_values(pa.array([5, 6, 7], type=pa.int64()))
+    view = _kernels.arrow_int64_values(pa.array([5, 6, 7], type=pa.int64()))
     # The producer's array is gone from Python; the capsule the view holds keeps its memory.
     assert view.tolist() == [5, 6, 7]
 

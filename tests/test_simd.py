@@ -12,10 +12,10 @@ import pytest
 
 import gilfree
 from contract_vectors import cases
-from gilfree import INT64_MAX, INT64_MIN, InvalidInput, _core, reference
+from gilfree import INT64_MAX, INT64_MIN, InvalidInput, _kernels, reference
 
-BUILT = _core.built_simd_levels()
-SUPPORTED = set(_core.simd_levels())
+BUILT = _kernels.built_simd_levels()
+SUPPORTED = set(_kernels.simd_levels())
 LEVELS = [
     pytest.param(
         level,
@@ -54,7 +54,7 @@ def test_random_int64_at_every_level(level: str) -> None:
 
 def test_default_is_the_widest_level_the_cpu_runs() -> None:
     gilfree.set_simd_level(None)
-    assert gilfree.simd_level() == _core.simd_levels()[-1]
+    assert gilfree.simd_level() == _kernels.simd_levels()[-1]
     assert gilfree.build_info()["simd_level"] == gilfree.simd_level()
 
 

@@ -1,4 +1,4 @@
-"""The checked-in _core.pyi must be what nanobind.stubgen makes of the built module."""
+"""The checked-in stubs of the native modules must be what nanobind.stubgen makes of them."""
 
 from __future__ import annotations
 
@@ -6,16 +6,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import gilfree
 
 
-def test_core_stub_is_in_sync(tmp_path: Path) -> None:
-    generated = tmp_path / "_core.pyi"
+@pytest.mark.parametrize("module", ["_core", "_kernels"])
+def test_stub_is_in_sync(tmp_path: Path, module: str) -> None:
+    generated = tmp_path / f"{module}.pyi"
     subprocess.run(
-        [sys.executable, "-m", "nanobind.stubgen", "-q", "-m", "gilfree._core", "-o", generated],
+        [
+            sys.executable,
+            "-m",
+            "nanobind.stubgen",
+            "-q",
+            "-m",
+            f"gilfree.{module}",
+            "-o",
+            generated,
+        ],
         check=True,
     )
-    checked_in = Path(gilfree.__file__).with_name("_core.pyi")
+    checked_in = Path(gilfree.__file__).with_name(f"{module}.pyi")
     assert checked_in.read_text() == generated.read_text(), (
-        "src/gilfree/_core.pyi is stale: run `make stubs`"
+        f"src/gilfree/{module}.pyi is stale: run `make stubs`"
     )

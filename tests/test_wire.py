@@ -1,5 +1,5 @@
-"""gilfree.wire: a whole request, body bytes to answer bytes, inline for small bodies and as one
-native job for large ones, in every pairing of formats."""
+"""gilfree.wire: a whole request, body bytes to answer bytes, run at once or as one native job, in
+every pairing of formats."""
 
 from __future__ import annotations
 
@@ -12,11 +12,20 @@ from typing import Any
 
 import pytest
 
+import gilfree
 from gilfree import INT64_MAX, INT64_MIN, InvalidInput, aio, reference, wire
 
-# Both sides of the inline threshold, and large enough for many parallel chunks.
+# Small and large enough for many parallel chunks.
 SIZES = [0, 3, 700, 2000, 20_000, 150_000]
 FORMATS = ["json", "int64"]
+# Every job at once on the calling thread, or every job on the pool, whatever its estimate.
+MODES = {"inline": 1e9, "job": 0.0}
+
+
+@pytest.fixture(params=sorted(MODES))
+def mode(request: pytest.FixtureRequest) -> str:
+    gilfree.configure(None, inline_max_s=MODES[request.param])
+    return str(request.param)
 
 
 def numbers_of(size: int) -> list[int]:
@@ -56,15 +65,26 @@ def answer(body: Any, **kwargs: Any) -> wire.NumbersRequest:
 @pytest.mark.parametrize("body_format", FORMATS)
 @pytest.mark.parametrize("answer_format", FORMATS)
 def test_answers_every_pairing_inline_and_as_a_job(
-    size: int, body_format: str, answer_format: str
+    size: int, body_format: str, answer_format: str, mode: str
 ) -> None:
     numbers = numbers_of(size)
-    answered = answer(
+    request = wire.numbers_request(
         body_in(body_format, numbers),
         iterations=3,
         body_format=body_format,
         answer_format=answer_format,
     )
+    assert request.outcome == "pending"
+
+    async def main() -> aio.JobStats:
+        job = wire.submit_numbers_request(request)
+        assert await job is request
+        return job.stats()
+
+    stats = asyncio.run(main())
+    assert stats.ran_inline is (mode == "inline")
+    assert stats.kernel == "process_numbers_request"
+    answered = request
     assert answered.outcome == "ok"
     assert answered.count == size
     assert bytes(answered.answer()) == expected_answer(answer_format, numbers, 3)
@@ -90,16 +110,32 @@ def test_a_request_body_gathered_in_pieces_is_consumed(size: int) -> None:
             answer(body)
 
 
-def test_a_pending_request_runs_as_a_job_once() -> None:
-    body = json_body(numbers_of(20_000))  # past INLINE_BODY_BYTES: a job
+def test_a_request_runs_once(mode: str) -> None:
+    body = json_body(numbers_of(20_000))
     request = wire.numbers_request(body, iterations=2)
-    assert request.outcome == "pending"
-    assert asyncio.run(wire.run_numbers_request(request)) is request
+
+    async def submit() -> wire.NumbersRequest:
+        answered: wire.NumbersRequest = await wire.submit_numbers_request(request)
+        return answered
+
+    assert asyncio.run(submit()) is request
     assert json.loads(bytes(request.answer()))["processed_result"] == reference.process_numbers(
         numbers_of(20_000), 2
     )
     with pytest.raises(InvalidInput, match="already run"):
-        asyncio.run(wire.run_numbers_request(request))
+        asyncio.run(submit())
+
+
+def test_the_estimate_decides_between_inline_and_a_job() -> None:
+    # By default (10 us at most inline): a microsecond's work at once, 10^8 steps as a job.
+    async def ran_inline(size: int, iterations: int) -> bool:
+        request = wire.numbers_request(json_body(numbers_of(size)), iterations=iterations)
+        job = wire.submit_numbers_request(request)
+        await job
+        return job.stats().ran_inline
+
+    assert asyncio.run(ran_inline(3, 1)) is True
+    assert asyncio.run(ran_inline(100_000, 1000)) is False
 
 
 def test_answer_is_a_view_of_native_memory_that_outlives_its_request() -> None:
@@ -112,7 +148,8 @@ def test_answer_is_a_view_of_native_memory_that_outlives_its_request() -> None:
     assert view.cast("q").tolist() == [5, 6, 7]
 
 
-@pytest.mark.parametrize("pad", [0, wire.INLINE_BODY_BYTES])
+@pytest.mark.usefixtures("mode")
+@pytest.mark.parametrize("pad", [0, 20_000])
 def test_outcomes_inline_and_as_jobs(pad: int) -> None:
     filler = "x" * pad
 
@@ -128,8 +165,9 @@ def test_outcomes_inline_and_as_jobs(pad: int) -> None:
     assert outcome(json_body([1, 2, 3], pad=filler), max_work=30) == ("ok", 3)
 
 
+@pytest.mark.usefixtures("mode")
 def test_a_body_left_to_the_slow_path_comes_back_whole() -> None:
-    body = json_body([1, "2"], pad="x" * wire.INLINE_BODY_BYTES)
+    body = json_body([1, "2"], pad="x" * 20_000)
     answered = answer(body)
     assert answered.outcome == "not_canonical"
     assert answered.body() == body
@@ -165,6 +203,8 @@ def test_bad_arguments_are_invalid_input(kwargs: dict[str, Any], message: str) -
 def test_a_body_that_is_not_bytes_is_invalid_input() -> None:
     with pytest.raises(InvalidInput, match="bytes-like"):
         answer("{}")
+    # Any buffer is read as its bytes.
+    assert answer(array("q", [1]), body_format="int64", iterations=0).count == 1
 
 
 def test_a_request_job_is_cancelled_with_its_task() -> None:

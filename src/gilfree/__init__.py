@@ -16,7 +16,15 @@ from gilfree._api import (
     sum_squares,
     threads,
 )
-from gilfree.errors import Cancelled, DeadlineExceeded, GilfreeError, InvalidInput, Overloaded
+from gilfree.errors import (
+    Cancelled,
+    DeadlineExceeded,
+    GilfreeError,
+    InvalidInput,
+    KernelError,
+    Overloaded,
+)
+from gilfree.kernel import Kernel, kernel_stats
 
 __version__ = build_info()["version"]
 
@@ -27,12 +35,15 @@ __all__ = [
     "DeadlineExceeded",
     "GilfreeError",
     "InvalidInput",
+    "Kernel",
+    "KernelError",
     "Overloaded",
     "__version__",
     "aio",
     "build_info",
     "configure",
     "executor_stats",
+    "kernel_stats",
     "process_numbers",
     "set_simd_level",
     "shutdown",

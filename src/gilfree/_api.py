@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import math
 import os
 from array import array
 from typing import TYPE_CHECKING, Any, overload
 
-from gilfree import _core
+from gilfree import _core, _kernels
 from gilfree.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -38,6 +39,10 @@ _ITERATIONS_MAX = (1 << 64) - 1
 _THREADS_ENV = "GILFREE_THREADS"
 _SIMD_ENV = "GILFREE_SIMD"
 _UNLIMITED = (1 << 64) - 1
+# Most native threads one process may ask for: far past any machine, far short of exhausting one.
+MAX_THREADS = 4096
+# Jobs estimated at most this many CPU seconds run at once on the calling thread (see configure).
+DEFAULT_INLINE_MAX_S = 10e-6
 
 
 def _threads_from_env() -> int | None:
@@ -53,24 +58,49 @@ def _threads_from_env() -> int | None:
     return value
 
 
-def configure(threads: int | None = None, max_queued_work: int | None = None) -> None:
+def configure(
+    threads: int | None = None,
+    max_queued_cpu_s: float | None = None,
+    *,
+    inline_max_s: float | None = None,
+) -> None:
     """Restarts the native worker pool.
 
     ``threads=None`` means ``GILFREE_THREADS`` if set, else the CPUs this process may use
-    (affinity mask and cgroup quota). ``max_queued_work`` bounds the work (numbers x iterations)
-    admitted and not yet finished; past it, submissions fail at once with ``Overloaded``
-    (``None``: unbounded). Work already admitted finishes on the old pool.
+    (affinity mask and cgroup quota). ``max_queued_cpu_s`` bounds the work admitted and not yet
+    finished, in estimated CPU seconds (every kernel's jobs in the same unit: their declared costs
+    corrected by what each kernel's jobs measured); past it, submissions fail at once with
+    ``Overloaded``, unless nothing else is admitted (``None``: unbounded). ``inline_max_s`` is the
+    estimate at or below which a job runs at once on the calling thread instead of the pool
+    (``None``: 10 microseconds; 0: never). Work already admitted finishes on the old pool.
     """
     if threads is None:
         threads = _threads_from_env()
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
         raise InvalidInput(f"threads must be an int, got {type(threads).__name__}")
-    if threads is not None and not 1 <= threads <= 4096:
-        raise InvalidInput(f"threads must be between 1 and 4096, got {threads}")
-    limit = _UNLIMITED if max_queued_work is None else max_queued_work
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _UNLIMITED:
-        raise InvalidInput(f"max_queued_work must be a positive int, got {max_queued_work!r}")
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise InvalidInput(f"threads must be between 1 and {MAX_THREADS}, got {threads}")
+    limit = (
+        math.inf
+        if max_queued_cpu_s is None
+        else _check_seconds("max_queued_cpu_s", max_queued_cpu_s, positive=True)
+    )
+    inline = (
+        DEFAULT_INLINE_MAX_S
+        if inline_max_s is None
+        else _check_seconds("inline_max_s", inline_max_s, positive=False)
+    )
+    _core.set_inline_max_s(inline)
     _core.configure_executor(threads or 0, limit)
+
+
+def _check_seconds(name: str, value: object, *, positive: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if math.isnan(value) or value < 0 or (positive and value == 0):
+        bound = "positive" if positive else "non-negative"
+        raise InvalidInput(f"{name} must be a {bound} number of seconds, got {value}")
+    return float(value)
 
 
 def shutdown(grace_s: float = 0.0) -> None:
@@ -79,31 +109,34 @@ def shutdown(grace_s: float = 0.0) -> None:
     _core.shutdown_executor(float(grace_s))
 
 
-def executor_stats() -> dict[str, int]:
-    """Counters (jobs submitted, rejected, succeeded, failed, cancelled, past deadline) and gauges
-    (threads, busy workers, active jobs, queued work) of the native pool."""
+def executor_stats() -> dict[str, int | float]:
+    """Counters (jobs ``submitted`` to the workers and run ``inline_runs`` at once, ``rejected``,
+    ``succeeded``, ``failed``, ``cancelled``, ``deadline_exceeded``) and gauges (``threads``,
+    ``busy_workers``, ``active_jobs``, ``queued_cpu_s``: estimated CPU seconds admitted and not
+    finished, ``max_queued_cpu_s``: its limit, inf for none) of the native pool. Per kernel:
+    ``gilfree.kernel_stats()``."""
     return dict(_core.executor_stats())
 
 
 def simd_level() -> str:
     """The kernel build in use: ``scalar``, ``sse4``, ``avx2``, ``avx512`` or ``neon``."""
-    return _core.simd_level()
+    return _kernels.simd_level()
 
 
 def set_simd_level(level: str | None = None) -> None:
     """Forces a kernel build (one of ``build_info()["simd_levels"]``); ``None`` means
     ``GILFREE_SIMD`` if set, else the widest the CPU runs. Results never depend on it."""
     if level is None:
-        level = os.environ.get(_SIMD_ENV, "").strip() or _core.simd_levels()[-1]
-    if level not in _core.built_simd_levels():
-        choices = ", ".join(_core.built_simd_levels())
+        level = os.environ.get(_SIMD_ENV, "").strip() or _kernels.simd_levels()[-1]
+    if level not in _kernels.built_simd_levels():
+        choices = ", ".join(_kernels.built_simd_levels())
         raise InvalidInput(f"unknown SIMD level {level!r}: this build has {choices}")
-    if level not in _core.simd_levels():
+    if level not in _kernels.simd_levels():
         raise InvalidInput(
             f"SIMD level {level!r} is not supported by this CPU"
-            f" (it runs {', '.join(_core.simd_levels())})"
+            f" (it runs {', '.join(_kernels.simd_levels())})"
         )
-    _core.set_simd_level(level)
+    _kernels.set_simd_level(level)
 
 
 def threads() -> int:
@@ -150,12 +183,11 @@ def process_numbers(numbers: Any, iterations: int = 1000) -> Any:
     iterations = _check_iterations(iterations)
     as_list = numbers if isinstance(numbers, list) else _numbers_as_list(numbers)
     if as_list is not None:
-        return _core.process_numbers_list(as_list, iterations)
+        return _kernels.process_numbers_list(as_list, iterations)
     numbers = _as_buffer(numbers)
     with memoryview(numbers) as view:
         out = _new_int64_array(view.nbytes // 8 if view.itemsize == 8 else 0)
-    _core.process_numbers_buffer(numbers, out, iterations)
-    return out
+    return _kernels.process_numbers_buffer(numbers, out, iterations)
 
 
 def _numbers_as_list(numbers: object) -> list[int] | None:
@@ -186,7 +218,7 @@ def _as_buffer(numbers: Any) -> Any:
     """A buffer of ``numbers``: Arrow arrays (pyarrow, polars, ... through the Arrow PyCapsule
     interface) become a memoryview of their own values; buffers stay as they are."""
     if hasattr(numbers, "__arrow_c_array__") and not hasattr(numbers, "__buffer__"):
-        return _core.arrow_int64_values(numbers)
+        return _kernels.arrow_int64_values(numbers)
     return numbers
 
 
@@ -202,7 +234,8 @@ def sum_squares(a: int, b: int) -> int:
     """The exact ``a*a + b*b`` of two signed 64-bit integers (up to 2**127)."""
     _check_int64("a", a)
     _check_int64("b", b)
-    return int(_core.sum_squares(a, b))
+    result: int = _kernels.sum_squares(a, b)
+    return result
 
 
 def build_info() -> dict[str, Any]:
@@ -210,8 +243,8 @@ def build_info() -> dict[str, Any]:
     CPU runs), usable CPUs and worker threads."""
     info: dict[str, Any] = dict(_core.build_info())
     info["simd"] = list(_core.simd_features())
-    info["simd_level"] = _core.simd_level()
-    info["simd_levels"] = list(_core.simd_levels())
+    info["simd_level"] = _kernels.simd_level()
+    info["simd_levels"] = list(_kernels.simd_levels())
     info["usable_cpus"] = int(_core.usable_cpus())
     info["threads"] = threads()
     return info
@@ -222,5 +255,5 @@ def build_info() -> dict[str, Any]:
 if os.environ.get(_SIMD_ENV, "").strip():
     set_simd_level()
 if (_env_threads := _threads_from_env()) is not None:
-    _core.configure_executor(_env_threads, _UNLIMITED)
+    _core.configure_executor(_env_threads, math.inf)
 atexit.register(_core.shutdown_executor)

@@ -1,13 +1,17 @@
-"""asyncio integration: await native jobs without occupying a Python thread.
+"""asyncio integration: await any kernel's native job without occupying a Python thread.
 
 Each event loop gets one native ``CompletionQueue`` whose descriptor the loop watches with
 ``add_reader``. A submitted job runs entirely on the executor's workers; the worker that finishes
 it appends its id to the queue and makes the descriptor readable, and the loop thread itself
-resolves the job's future. No worker ever takes the GIL and no Python thread waits.
+resolves the job's future. No worker ever takes the GIL and no Python thread waits. A job whose
+estimate is a few microseconds runs at once on the loop's thread instead (a worker's round trip
+would cost more than the work).
 
-Cancelling the awaiting task (directly, or through ``asyncio.timeout``) cancels the native job:
-its remaining chunks are dropped within about one chunk's time. ``timeout`` gives the job a
-native deadline, past which it fails with ``DeadlineExceeded``.
+``await run(kernel, *args)`` is the one way to await any kernel (gilfree's own and every kernel
+module's); ``submit`` gives the job itself, to await later and read its ``stats()``. Cancelling the
+awaiting task (directly, or through ``asyncio.timeout``) cancels the native job: its remaining
+chunks are dropped within about one chunk's time. ``timeout`` gives the job a native deadline,
+past which it fails with ``DeadlineExceeded``.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import math
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any, Final, overload
 
-from gilfree import _core
+from gilfree import _core, _kernels
 from gilfree._api import (
     _as_buffer,
     _check_int64,
@@ -27,13 +32,18 @@ from gilfree._api import (
     _numbers_as_list,
 )
 from gilfree.errors import InvalidInput
+from gilfree.kernel import Kernel
 
 __all__ = [
+    "Job",
     "JobObserver",
+    "JobStats",
     "add_observer",
     "pending_jobs",
     "process_numbers",
     "remove_observer",
+    "run",
+    "submit",
     "sum_squares",
 ]
 
@@ -53,31 +63,38 @@ def remove_observer(observer: JobObserver) -> None:
         _observers.remove(observer)
 
 
+def _observe(job: _core.NativeJob) -> None:
+    for observer in _observers:
+        observer(job.kernel, job.status, job.queue_wait_s, job.run_s)
+
+
 class _LoopBridge:
     """The completion queue of one event loop and the jobs it waits for."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop: Final = loop
         self.queue: Final = _core.CompletionQueue()
         # Each entry keeps its job (and the memory the job works on) alive until the job has
         # finished, whatever happens to the awaiting task.
-        self.pending: dict[int, tuple[_core.NativeJob, asyncio.Future[Any], str]] = {}
+        self.pending: dict[int, tuple[_core.NativeJob, asyncio.Future[Any]]] = {}
         loop.add_reader(self.queue.fileno(), self._on_readable)
         weakref.finalize(self, _close_reader, weakref.ref(loop), self.queue.fileno())
 
     def _on_readable(self) -> None:
         for job_id in self.queue.drain():
             entry = self.pending.pop(job_id, None)
-            if entry is None:
-                continue
-            job, future, kernel = entry
-            for observer in _observers:
-                observer(kernel, job.status, job.queue_wait_s, job.run_s)
-            if future.done():  # the awaiting task was cancelled
-                continue
-            try:
-                future.set_result(job.result())
-            except Exception as exc:  # a gilfree error raised by result()
-                future.set_exception(exc)
+            if entry is not None:
+                _settle(*entry)
+
+
+def _settle(job: _core.NativeJob, future: asyncio.Future[Any]) -> None:
+    _observe(job)
+    if future.done():  # the awaiting task was cancelled
+        return
+    try:
+        future.set_result(job.result())
+    except Exception as exc:  # a gilfree error raised by result()
+        future.set_exception(exc)
 
 
 def _close_reader(loop_ref: weakref.ref[asyncio.AbstractEventLoop], fd: int) -> None:
@@ -114,14 +131,117 @@ def _check_timeout(timeout: float | None) -> float | None:
     return float(timeout)
 
 
-async def _await_job(bridge: _LoopBridge, job: _core.NativeJob, kernel: str) -> Any:
-    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    bridge.pending[job.id] = (job, future, kernel)
+@dataclass(frozen=True)
+class JobStats:
+    """What a finished job cost: ``kernel`` it is counted under, its final ``status``, whether it
+    ``ran_inline`` (at once on the loop's thread), the CPU seconds admission estimated it at and
+    the CPU seconds its chunks used, and its time queued and running (seconds)."""
+
+    kernel: str
+    status: str
+    ran_inline: bool
+    estimated_cpu_s: float
+    cpu_s: float
+    queue_wait_s: float
+    run_s: float
+
+
+class Job:
+    """A kernel's job submitted from the running event loop (``submit``): await it for its result.
+
+    Awaiting it in a task that is then cancelled cancels the job. ``stats()`` describes it once
+    it is ``done``.
+    """
+
+    __slots__ = ("_future", "_native")
+
+    def __init__(self, bridge: _LoopBridge, native: _core.NativeJob) -> None:
+        self._native = native
+        self._future: asyncio.Future[Any] = bridge.loop.create_future()
+        if native.done:  # ran at once
+            _settle(native, self._future)
+        else:
+            bridge.pending[native.id] = (native, self._future)
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        try:
+            return (yield from self._future.__await__())
+        except asyncio.CancelledError:
+            self._native.cancel()
+            raise
+
+    @property
+    def kernel(self) -> str:
+        return self._native.kernel
+
+    @property
+    def done(self) -> bool:
+        return self._native.done
+
+    @property
+    def status(self) -> str:
+        """``pending`` until done, then ``succeeded``, ``failed``, ``cancelled`` or
+        ``deadline_exceeded``."""
+        return self._native.status
+
+    @property
+    def estimated_cpu_s(self) -> float:
+        """CPU seconds admission estimated the job at (known from its submission)."""
+        return self._native.estimated_cpu_s
+
+    def cancel(self) -> None:
+        """Drops the job's chunks not yet started; it then ends as ``cancelled``."""
+        self._native.cancel()
+
+    def stats(self) -> JobStats:
+        """The finished job's costs and times (RuntimeError before it is done)."""
+        native = self._native
+        if not native.done:
+            raise RuntimeError("the job has not finished")
+        return JobStats(
+            kernel=native.kernel,
+            status=native.status,
+            ran_inline=native.ran_inline,
+            estimated_cpu_s=native.estimated_cpu_s,
+            cpu_s=native.cpu_s,
+            queue_wait_s=native.queue_wait_s,
+            run_s=native.run_s,
+        )
+
+
+def submit(kernel: Kernel, /, *args: Any, timeout: float | None = None, **kwargs: Any) -> Job:
+    """Starts ``kernel(*args, **kwargs)`` as a native job of the running loop and returns it.
+
+    Raises ``Overloaded`` at once when the executor's queued work is full, and what the kernel's
+    arguments raise (``InvalidInput``, TypeError). ``timeout`` (seconds) is the job's deadline.
+    A keyword argument of the kernel named ``timeout`` must be passed by position.
+    """
+    timeout_s = _check_timeout(timeout)
+    bridge = _bridge()
+    return Job(bridge, kernel.submit(bridge.queue, timeout_s, *args, **kwargs))
+
+
+async def _await_job(bridge: _LoopBridge, job: _core.NativeJob) -> Any:
+    future: asyncio.Future[Any] = bridge.loop.create_future()
+    bridge.pending[job.id] = (job, future)
     try:
         return await future
     except asyncio.CancelledError:
         job.cancel()
         raise
+
+
+async def run(kernel: Kernel, /, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+    """Awaits ``kernel(*args, **kwargs)`` as a native job on the running loop: its result, or its
+    failure (``Overloaded``, ``DeadlineExceeded`` past ``timeout`` seconds, ``Cancelled``,
+    ``InvalidInput``, ``KernelError``). Cancelling the awaiting task cancels the job."""
+    timeout_s = _check_timeout(timeout)
+    bridge = _bridge()
+    job = kernel.submit(bridge.queue, timeout_s, *args, **kwargs)
+    if job.done:  # ran at once
+        _observe(job)
+        return job.result()
+    return await _await_job(bridge, job)
 
 
 @overload
@@ -141,25 +261,18 @@ async def process_numbers(
     when ``timeout`` seconds pass first, and ``InvalidInput`` as the synchronous call does.
     """
     iterations = _check_iterations(iterations)
-    timeout = _check_timeout(timeout)
-    bridge = _bridge()
     as_list = numbers if isinstance(numbers, list) else _numbers_as_list(numbers)
     if as_list is not None:
-        job = _core.submit_process_numbers_list(bridge.queue, as_list, iterations, timeout)
-    else:
-        numbers = _as_buffer(numbers)
-        with memoryview(numbers) as view:
-            out = _new_int64_array(view.nbytes // 8 if view.itemsize == 8 else 0)
-        job = _core.submit_process_numbers_buffer(bridge.queue, numbers, out, iterations, timeout)
-    return await _await_job(bridge, job, "process_numbers")
+        return await run(_kernels.process_numbers_list, as_list, iterations, timeout=timeout)
+    numbers = _as_buffer(numbers)
+    with memoryview(numbers) as view:
+        out = _new_int64_array(view.nbytes // 8 if view.itemsize == 8 else 0)
+    return await run(_kernels.process_numbers_buffer, numbers, out, iterations, timeout=timeout)
 
 
 async def sum_squares(a: int, b: int, *, timeout: float | None = None) -> int:
     """``gilfree.sum_squares`` as a native job awaited on the running loop."""
     _check_int64("a", a)
     _check_int64("b", b)
-    timeout = _check_timeout(timeout)
-    bridge = _bridge()
-    job = _core.submit_sum_squares(bridge.queue, a, b, timeout)
-    result: int = await _await_job(bridge, job, "sum_squares")
+    result: int = await run(_kernels.sum_squares, a, b, timeout=timeout)
     return result

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["Cancelled", "DeadlineExceeded", "GilfreeError", "InvalidInput", "Overloaded"]
+__all__ = [
+    "Cancelled",
+    "DeadlineExceeded",
+    "GilfreeError",
+    "InvalidInput",
+    "KernelError",
+    "Overloaded",
+]
 
 
 class GilfreeError(Exception):
@@ -31,3 +38,8 @@ class Cancelled(GilfreeError):  # noqa: N818 - the contract names it so
 
 class DeadlineExceeded(GilfreeError):  # noqa: N818 - the contract names it so
     """The work's deadline passed before it finished."""
+
+
+class KernelError(GilfreeError):
+    """A kernel's native code failed (it threw an exception, whose message this carries); the
+    runtime goes on serving."""

@@ -1,12 +1,14 @@
 """The native wire path: a whole ``POST /process-numbers`` request, from its body's bytes to its
 answer's bytes, run in C++ with the GIL released as one native job awaited on the loop.
 
-The job takes the numbers (a JSON body parsed by the strict parser of
+The job (the kernel ``answer_numbers`` of ``gilfree._kernels``, counted as
+``process_numbers_request``) takes the numbers (a JSON body parsed by the strict parser of
 ``cpp/core/wire/numbers_json.hpp``, or little-endian int64 values used in place), checks
 ``max_numbers`` and ``max_work``, runs ``process_numbers`` on them in parallel chunks, and writes
 the answer (JSON text written in parallel chunks, or the int64 values themselves). A JSON body the
 strict parser does not take as canonical comes back as ``not_canonical``, for the caller to answer
-through its slow path (pydantic), so acceptance and error bodies stay FastAPI's own.
+through its slow path (pydantic), so acceptance and error bodies stay FastAPI's own. A request
+whose estimate is a few microseconds is answered at once on the loop's thread, as any tiny job.
 
 Large bodies and answers live in a process-wide cache of buffers (``set_buffer_cache_limit``),
 so a stream of large requests does not map, fault in and unmap fresh memory every time.
@@ -17,9 +19,8 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from gilfree import _core
+from gilfree import _kernels, aio
 from gilfree._api import _UNLIMITED, _check_iterations
-from gilfree.aio import _await_job, _bridge, _check_timeout
 from gilfree.errors import InvalidInput
 
 __all__ = [
@@ -28,21 +29,14 @@ __all__ = [
     "answer_numbers",
     "buffer_cache_stats",
     "numbers_request",
-    "run_numbers_request",
     "set_buffer_cache_limit",
+    "submit_numbers_request",
     "tune_allocator",
 ]
 
-NumbersRequest = _core.NumbersRequest
-RequestBody = _core.RequestBody
+NumbersRequest = _kernels.NumbersRequest
+RequestBody = _kernels.RequestBody
 Format = Literal["json", "int64"]
-
-# A request of a body up to INLINE_BODY_BYTES and work (numbers x iterations, bounded before the
-# body is parsed) up to INLINE_WORK is answered on the calling thread: a few microseconds with the
-# GIL held cost less than a native job's round trip through the loop (~25 us), and the loop is
-# never held for long. Others are a native job on the workers.
-INLINE_BODY_BYTES = 16 * 1024
-INLINE_WORK = 1 << 18
 _MIB = 1024 * 1024
 
 
@@ -54,18 +48,6 @@ def _check_limit(name: str, value: int | None) -> int:
     return value
 
 
-def _size_of(body: object) -> int:
-    if isinstance(body, RequestBody):
-        return len(body)
-    try:
-        with memoryview(body) as view:  # type: ignore[arg-type]
-            return view.nbytes
-    except TypeError:
-        raise InvalidInput(
-            f"body must be a RequestBody or a bytes-like object, got {type(body).__name__}"
-        ) from None
-
-
 def numbers_request(
     body: RequestBody | bytes | bytearray | memoryview,
     *,
@@ -75,33 +57,29 @@ def numbers_request(
     max_numbers: int | None = None,
     max_work: int | None = None,
 ) -> NumbersRequest:
-    """The request for a ``POST /process-numbers`` body, answered at once on the calling thread
-    when that costs less than a native job (a small body and little work): its ``outcome`` is
-    then final, else ``pending`` and ``run_numbers_request`` answers it. ``answer_numbers`` does
-    both; see it for the outcomes and errors.
+    """The request for a ``POST /process-numbers`` body, not yet run (``outcome`` is ``pending``):
+    ``submit_numbers_request`` runs it. A ``RequestBody`` is consumed without a copy; other
+    bytes-like bodies are copied once. An int64 body whose length is not a multiple of 8 raises
+    ``InvalidInput``.
     """
     iterations = _check_iterations(iterations)
     numbers_limit = _check_limit("max_numbers", max_numbers)
     work_limit = _check_limit("max_work", max_work)
-    small = _size_of(body) <= INLINE_BODY_BYTES
-    request = NumbersRequest(
-        body, body_format, answer_format, iterations, numbers_limit, work_limit
-    )
-    if small and request.cost_bound <= INLINE_WORK:
-        _core.answer_numbers_now(request)
-    return request
+    if not isinstance(body, RequestBody):
+        try:
+            memoryview(body).release()
+        except TypeError:
+            raise InvalidInput(
+                f"body must be a RequestBody or a bytes-like object, got {type(body).__name__}"
+            ) from None
+    return NumbersRequest(body, body_format, answer_format, iterations, numbers_limit, work_limit)
 
 
-async def run_numbers_request(
-    request: NumbersRequest, *, timeout: float | None = None
-) -> NumbersRequest:
-    """Answers a ``pending`` request (from ``numbers_request``) as one native job awaited on the
-    running loop; raises as ``answer_numbers`` does."""
-    timeout = _check_timeout(timeout)
-    bridge = _bridge()
-    job = _core.submit_numbers_request(bridge.queue, request, timeout)
-    await _await_job(bridge, job, "process_numbers")
-    return request
+def submit_numbers_request(request: NumbersRequest, *, timeout: float | None = None) -> aio.Job:
+    """Runs a request's work as one native job of the running loop (``gilfree.aio.submit`` of
+    ``answer_numbers``): at once when its estimate is a few microseconds (the job is then done and
+    the request answered), else on the pool. Awaiting the job gives the request, answered."""
+    return aio.submit(_kernels.answer_numbers, request, timeout=timeout)
 
 
 async def answer_numbers(
@@ -122,11 +100,9 @@ async def answer_numbers(
     - ``too_many``: more than ``max_numbers`` numbers (``count`` says how many);
     - ``too_much_work``: ``count x iterations`` is more than ``max_work``.
 
-    A ``RequestBody`` is consumed without a copy; other bytes-like bodies are copied once. An int64
-    body whose length is not a multiple of 8 raises ``InvalidInput``. Raises ``Overloaded``,
-    ``DeadlineExceeded`` (past ``timeout`` seconds) and ``Cancelled`` as ``gilfree.aio`` does.
+    Raises ``InvalidInput`` as ``numbers_request`` does, and ``Overloaded``, ``DeadlineExceeded``
+    (past ``timeout`` seconds) and ``Cancelled`` as ``gilfree.aio`` does.
     """
-    timeout = _check_timeout(timeout)
     request = numbers_request(
         body,
         iterations=iterations,
@@ -135,20 +111,19 @@ async def answer_numbers(
         max_numbers=max_numbers,
         max_work=max_work,
     )
-    if request.outcome != "pending":
-        return request
-    return await run_numbers_request(request, timeout=timeout)
+    answered: NumbersRequest = await submit_numbers_request(request, timeout=timeout)
+    return answered
 
 
 def set_buffer_cache_limit(max_retained_bytes: int) -> None:
     """Keeps at most this many bytes of large request and answer buffers for reuse (0: none)."""
-    _core.set_buffer_cache_limit(_check_limit("max_retained_bytes", max_retained_bytes))
+    _kernels.set_buffer_cache_limit(_check_limit("max_retained_bytes", max_retained_bytes))
 
 
 def buffer_cache_stats() -> dict[str, int]:
     """The buffer cache's limit and retained bytes and blocks, and how many buffers it served by
     reuse and by a new allocation."""
-    return dict(_core.buffer_cache_stats())
+    return dict(_kernels.buffer_cache_stats())
 
 
 def tune_allocator(mmap_threshold: int = _MIB, trim_threshold: int = 8 * _MIB) -> bool:
@@ -166,4 +141,4 @@ def tune_allocator(mmap_threshold: int = _MIB, trim_threshold: int = 8 * _MIB) -
     for name, value in (("mmap_threshold", mmap_threshold), ("trim_threshold", trim_threshold)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**31 - 1:
             raise InvalidInput(f"{name} must be an int between 0 and 2**31 - 1, got {value!r}")
-    return bool(_core.set_allocator_thresholds(mmap_threshold, trim_threshold))
+    return bool(_kernels.set_allocator_thresholds(mmap_threshold, trim_threshold))

@@ -192,8 +192,11 @@ def test_client_that_disconnects_stops_its_work(tmp_path: Path) -> None:
                 % (len(body), body)
             )
             deadline = time.monotonic() + 10
-            # The processing job (10^9 units of work), not the parsing of the body before it.
-            while _metrics(http)["gilfree_executor_queued_work"] < 10**9:
+            # The request's job admitted (10^9 scalar steps: seconds of CPU) and running.
+            while (
+                _metrics(http)["gilfree_executor_queued_cpu_seconds"] < 1
+                or _metrics(http)["gilfree_executor_busy_workers"] == 0
+            ):
                 assert time.monotonic() < deadline, "the job never started"
                 time.sleep(0.01)
         # The socket is closed: the server hears the disconnect and cancels the native job.
@@ -205,6 +208,6 @@ def test_client_that_disconnects_stops_its_work(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the job was not cancelled"
             time.sleep(0.01)
     assert after["gilfree_jobs_cancelled_total"] == before["gilfree_jobs_cancelled_total"] + 1
-    processed = 'gilfree_job_run_seconds_count{kernel="process_numbers",status="succeeded"}'
+    processed = 'gilfree_job_run_seconds_count{kernel="process_numbers_request",status="succeeded"}'
     assert after.get(processed, 0) == before.get(processed, 0)  # parsed, never processed
     assert after["gilfree_executor_busy_workers"] == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -181,22 +181,28 @@ def test_library_errors_map_to_statuses(
     async def failing(numbers: Any, iterations: int = 1000, **_: Any) -> Any:
         raise error
 
-    numbers_request = gilfree.wire.numbers_request
-    run_numbers_request = gilfree.wire.run_numbers_request
+    submit = gilfree.wire.submit_numbers_request
 
-    def failing_at_once(body: Any, **kwargs: Any) -> Any:
-        answered = numbers_request(body, **kwargs)
-        if answered.outcome == "ok":
-            raise error
-        return answered  # not canonical: on to the pydantic path
+    class FailingJob:
+        """The native path's job, whose answer turns into `error` (a body left to pydantic
+        goes on to the pydantic path)."""
 
-    async def failing_as_a_job(request: Any, **kwargs: Any) -> Any:
-        await run_numbers_request(request, **kwargs)
-        raise error
+        def __init__(self, job: gilfree.aio.Job) -> None:
+            self.job = job
+            self.done = job.done
+            self.estimated_cpu_s = job.estimated_cpu_s
+
+        def __await__(self) -> Generator[Any, None, Any]:
+            answered = yield from self.job.__await__()
+            if answered.outcome == "ok":
+                raise error
+            return answered
+
+    def failing_submit(request: Any, **kwargs: Any) -> FailingJob:
+        return FailingJob(submit(request, **kwargs))
 
     # The native path, answering at once or as a job.
-    monkeypatch.setattr(gilfree.wire, "numbers_request", failing_at_once)
-    monkeypatch.setattr(gilfree.wire, "run_numbers_request", failing_as_a_job)
+    monkeypatch.setattr(gilfree.wire, "submit_numbers_request", failing_submit)
     monkeypatch.setattr(gilfree.aio, "process_numbers", failing)  # the pydantic path
     for numbers in ([1], ["1"]):
         response = make_client().post("/process-numbers", json={"numbers": numbers})

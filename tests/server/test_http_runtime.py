@@ -25,7 +25,7 @@ MakeClient = Callable[..., TestClient]
 # through a deadline, a cancellation or a disconnect. The apps here allow that much work.
 HUGE = {"numbers": list(range(10_000))}
 HUGE_QUERY = "iterations=1000000000"
-ROOMY = {"max_iterations": 10**9, "max_work": 10**13, "max_queued_work": 10**14}
+ROOMY = {"max_iterations": 10**9, "max_work": 10**13, "max_queued_cpu_s": 1e9}
 
 
 @pytest.fixture
@@ -41,9 +41,9 @@ async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 def huge_job_running() -> bool:
-    # The huge job itself, not the parsing of its body (a job of its own, far cheaper).
+    # The huge job admitted (its estimate is hundreds of CPU seconds at least) and running.
     stats = gilfree.executor_stats()
-    return stats["queued_work"] >= 10**12 and stats["busy_workers"] > 0
+    return stats["queued_cpu_s"] >= 100 and stats["busy_workers"] > 0
 
 
 class _Served:
@@ -106,8 +106,8 @@ def test_bad_request_timeout_header_is_422(make_client: MakeClient, header: str)
 
 @pytest.mark.anyio
 async def test_queued_work_past_the_limit_is_503_at_once() -> None:
-    # The huge request fills the queue exactly.
-    async with _Served(**(ROOMY | {"max_queued_work": 10**13})) as client:
+    # One CPU-second of queue: the huge request is admitted (nothing else was), and fills it.
+    async with _Served(**(ROOMY | {"max_queued_cpu_s": 1.0})) as client:
         big = asyncio.ensure_future(client.post(f"/process-numbers?{HUGE_QUERY}", json=HUGE))
         await until(huge_job_running)
         started = time.monotonic()
@@ -115,7 +115,7 @@ async def test_queued_work_past_the_limit_is_503_at_once() -> None:
         assert time.monotonic() - started < 1
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "1"
-        assert "max_queued_work=10000000000000" in refused.json()["detail"]
+        assert "max_queued_cpu_s=1 s" in refused.json()["detail"]
         big.cancel()
         await until(lambda: gilfree.executor_stats()["active_jobs"] == 0)
         # Room again once the big job is gone.
@@ -204,18 +204,32 @@ def test_metrics_expose_jobs_and_histograms(make_client: MakeClient) -> None:
         for line in text.splitlines()
         if line and not line.startswith("#")
     }
-    assert samples["gilfree_jobs_submitted_total"] >= 3
+    assert samples["gilfree_jobs_submitted_total"] >= 2  # the two large requests
+    assert samples["gilfree_jobs_inline_runs_total"] >= 1  # sum_squares: at once, no worker
     assert samples["gilfree_jobs_succeeded_total"] >= 2
     assert samples["gilfree_jobs_deadline_exceeded_total"] >= 1
     for name in ("cancelled", "rejected", "failed"):
         assert f"gilfree_jobs_{name}_total" in samples
     assert samples["gilfree_executor_active_jobs"] == 0
-    assert samples["gilfree_executor_queued_work"] == 0
+    assert samples["gilfree_executor_queued_cpu_seconds"] == 0
+    assert samples["gilfree_executor_max_queued_cpu_seconds"] == 1e9
+    # Every kernel by name: its jobs, and its estimated against measured CPU time.
+    jobs = 'gilfree_kernel_jobs_total{kernel="process_numbers_request",outcome="succeeded"}'
+    assert samples[jobs] >= 1
+    measured = 'gilfree_kernel_cpu_seconds_total{kernel="process_numbers_request"}'
+    estimated = 'gilfree_kernel_estimated_cpu_seconds_total{kernel="process_numbers_request"}'
+    assert samples[measured] > 0
+    assert samples[estimated] > 0
+    assert 'gilfree_kernel_cost_correction{kernel="sum_squares"}' in samples
     assert samples["gilfree_executor_threads"] == gilfree.threads()
     assert "gilfree_executor_busy_workers" in samples
-    wait = 'gilfree_job_queue_wait_seconds_count{kernel="process_numbers",status="succeeded"}'
+    wait = (
+        'gilfree_job_queue_wait_seconds_count{kernel="process_numbers_request",status="succeeded"}'
+    )
     assert samples[wait] >= 1
-    run = 'gilfree_job_run_seconds_count{kernel="process_numbers",status="deadline_exceeded"}'
+    run = (
+        'gilfree_job_run_seconds_count{kernel="process_numbers_request",status="deadline_exceeded"}'
+    )
     assert samples[run] >= 1
     assert 'gilfree_job_run_seconds_count{kernel="sum_squares",status="succeeded"}' in samples
     for name in ("reused_total", "allocated_total", "retained_bytes", "max_retained_bytes"):

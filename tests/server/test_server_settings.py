@@ -28,7 +28,8 @@ def test_defaults_are_the_contracts() -> None:
         "max_numbers": 4_000_000,
         "max_iterations": 100_000,
         "max_work": 10**10,
-        "max_queued_work": 4 * 10**10,
+        # Estimated CPU seconds, every kernel alike; None: 30 s per native thread.
+        "max_queued_cpu_s": None,
         "request_timeout_s": 60.0,
         # Not in the contract: the wire path's memory, and how long shutdown lets work finish.
         "buffer_cache_bytes": 64 * 1024 * 1024,
@@ -68,6 +69,8 @@ def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> N
         ("request_timeout_s", 0),
         ("request_timeout_s", float("inf")),
         ("request_timeout_s", float("nan")),
+        ("max_queued_cpu_s", 0),
+        ("max_queued_cpu_s", float("inf")),
     ],
 )
 def test_invalid_values_are_refused_naming_the_field(field: str, value: Any) -> None:
@@ -83,9 +86,10 @@ def test_invalid_environment_is_refused_naming_the_variable(
         Settings()
 
 
-def test_queue_must_hold_one_request() -> None:
-    with pytest.raises(ValidationError, match=r"max_queued_work \(5\) must be >= max_work \(6\)"):
-        Settings(max_work=6, max_queued_work=5)
+def test_the_queue_defaults_to_thirty_cpu_seconds_a_thread() -> None:
+    assert Settings().queued_cpu_s_limit(threads=2) == 60.0
+    assert Settings().queued_cpu_s_limit(threads=16) == 480.0
+    assert Settings(max_queued_cpu_s=7.5).queued_cpu_s_limit(threads=16) == 7.5
 
 
 def test_settings_are_immutable() -> None:
@@ -102,13 +106,16 @@ def test_app_reads_the_environment_when_given_no_settings(monkeypatch: pytest.Mo
         assert "max_numbers=2" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("threads", [None, 3])
-def test_lifespan_configures_and_stops_the_native_pool(threads: int | None) -> None:
-    app = create_app(Settings(threads=threads, max_work=10**6, max_queued_work=5 * 10**6))
+@pytest.mark.parametrize(("threads", "queued"), [(None, None), (3, None), (3, 12.5)])
+def test_lifespan_configures_and_stops_the_native_pool(
+    threads: int | None, queued: float | None
+) -> None:
+    app = create_app(Settings(threads=threads, max_queued_cpu_s=queued))
     with TestClient(app):
         stats = gilfree.executor_stats()
-        assert stats["threads"] == (threads or gilfree.build_info()["usable_cpus"])
-        assert stats["max_queued_work"] == 5 * 10**6
+        expected_threads = threads or gilfree.build_info()["usable_cpus"]
+        assert stats["threads"] == expected_threads
+        assert stats["max_queued_cpu_s"] == (queued or 30.0 * expected_threads)
     # Stopped at shutdown: the next use starts a fresh pool, with nothing carried over.
     assert gilfree.executor_stats()["submitted"] == 0
 

@@ -406,37 +406,34 @@ def test_work_over_max_work_is_413_on_every_path(make_client: MakeClient) -> Non
     assert send_binary(client, list(range(1000)), "iterations=0").status_code == 200
 
 
-@pytest.mark.parametrize(("count", "jobs_expected"), [(100, 0), (50_000, 1)])
-def test_a_request_answered_at_once_runs_no_job(
-    monkeypatch: pytest.MonkeyPatch, make_client: MakeClient, count: int, jobs_expected: int
+@pytest.mark.parametrize(("count", "on_the_pool"), [(100, False), (50_000, True)])
+def test_a_request_answered_at_once_runs_no_job_on_the_pool(
+    make_client: MakeClient, count: int, on_the_pool: bool
 ) -> None:
-    """A small request is answered on the loop's thread (no job, no disconnect watcher); a large
-    one is one native job."""
-    jobs = []
-    run_numbers_request = wire.run_numbers_request
-
-    async def counted(request: Any, **kwargs: Any) -> Any:
-        jobs.append(request)
-        return await run_numbers_request(request, **kwargs)
-
-    monkeypatch.setattr(wire, "run_numbers_request", counted)
+    """A small request is answered on the loop's thread (no worker, no disconnect watcher); a
+    large one is one native job on the pool."""
+    client = make_client()
+    before = gilfree.kernel_stats()["process_numbers_request"]
     numbers = list(range(-count // 2, count - count // 2))
-    response = send_binary(make_client(), numbers, "iterations=3", accept=OCTET)
+    response = send_binary(client, numbers, "iterations=3", accept=OCTET)
     assert unpack(response.content) == gilfree.process_numbers(numbers, 3)
-    assert len(jobs) == jobs_expected
+    after = gilfree.kernel_stats()["process_numbers_request"]
+    assert after["submitted"] - before["submitted"] == int(on_the_pool)
+    assert after["inline_runs"] - before["inline_runs"] == int(not on_the_pool)
 
 
-@pytest.mark.parametrize(
-    ("count", "iterations", "watched"), [(50_000, 3, False), (20_000, 1000, True)]
-)
+@pytest.mark.parametrize(("count", "iterations"), [(50_000, 3), (100_000, 1000)])
 def test_only_jobs_worth_cancelling_are_watched_for_a_disconnect(
-    monkeypatch: pytest.MonkeyPatch,
-    make_client: MakeClient,
-    count: int,
-    iterations: int,
-    watched: bool,
+    monkeypatch: pytest.MonkeyPatch, make_client: MakeClient, count: int, iterations: int
 ) -> None:
-    assert (count * iterations > native_path.WATCHED_WORK) is watched
+    estimates: list[float] = []
+    submit = wire.submit_numbers_request
+
+    def recorded(request: Any, **kwargs: Any) -> Any:
+        job = submit(request, **kwargs)
+        estimates.append(job.estimated_cpu_s)
+        return job
+
     watches = []
     until_disconnected = native_path.until_disconnected
 
@@ -444,10 +441,15 @@ def test_only_jobs_worth_cancelling_are_watched_for_a_disconnect(
         watches.append(request)
         return await until_disconnected(request, work)
 
+    monkeypatch.setattr(wire, "submit_numbers_request", recorded)
     monkeypatch.setattr(native_path, "until_disconnected", counted)
     numbers = list(range(count))
     response = send_binary(make_client(), numbers, f"iterations={iterations}", accept=OCTET)
     assert unpack(response.content) == gilfree.process_numbers(numbers, iterations)
+    # A tenth of a millisecond of work is not watched; a hundred million steps are.
+    (estimate,) = estimates
+    watched = estimate > native_path.WATCHED_CPU_S
+    assert watched is (iterations == 1000)
     assert len(watches) == int(watched)
 
 

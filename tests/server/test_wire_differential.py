@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from gilfree import INT64_MAX, INT64_MIN, reference, wire
+from gilfree import INT64_MAX, INT64_MIN, aio, reference, wire
 from tests.server.plain_fastapi import PlainNumbers, plain_app
 
 ITERATIONS = 3
@@ -43,9 +43,9 @@ def plain() -> Iterator[TestClient]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Which path answered. The native path is the one whose request (`gilfree.wire.numbers_request`,
-# then `gilfree.wire.run_numbers_request` unless it was answered at once) comes back "ok";
-# FastAPI's handler writes its own answer.
+# Which path answered. The native path is the one whose request (its job from
+# `gilfree.wire.submit_numbers_request`, answered at once or on the pool) comes back "ok"; FastAPI's
+# handler writes its own answer.
 
 
 @dataclass
@@ -63,22 +63,26 @@ class PathSpy:
 @pytest.fixture(scope="module")
 def spy() -> Iterator[PathSpy]:
     record = PathSpy()
-    start, run = wire.numbers_request, wire.run_numbers_request
+    submit = wire.submit_numbers_request
 
-    def start_spy(*args: Any, **kwargs: Any) -> Any:
-        request = start(*args, **kwargs)
-        if request.outcome != "pending":
+    class Recorded:
+        """The native path's job, recording its request's outcome once awaited."""
+
+        def __init__(self, job: aio.Job) -> None:
+            self.job = job
+            self.done = job.done
+            self.estimated_cpu_s = job.estimated_cpu_s
+
+        def __await__(self) -> Generator[Any, None, Any]:
+            request = yield from self.job.__await__()
             record.outcomes.append(str(request.outcome))
-        return request
+            return request
 
-    async def run_spy(*args: Any, **kwargs: Any) -> Any:
-        request = await run(*args, **kwargs)
-        record.outcomes.append(str(request.outcome))
-        return request
+    def submit_spy(*args: Any, **kwargs: Any) -> Recorded:
+        return Recorded(submit(*args, **kwargs))
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(wire, "numbers_request", start_spy)
-        patch.setattr(wire, "run_numbers_request", run_spy)
+        patch.setattr(wire, "submit_numbers_request", submit_spy)
         yield record
 
 
@@ -295,10 +299,10 @@ def _canonical() -> list[Case]:
     return cases
 
 
-# A request runs on the calling thread up to 16 KiB of body, and as a native job past it (where
-# its answer is written in parallel chunks of at most 2048 values at this test's iterations):
-# bodies on both sides of each.
-_INLINE_BYTES = wire.INLINE_BODY_BYTES
+# Bodies about 16 KiB long, whose answers are written in parallel chunks of at most 2048 values at
+# this test's iterations: values on both sides of a chunk (small ones run at once on the loop's
+# thread, the others as a native job).
+_INLINE_BYTES = 16 * 1024
 _INLINE_VALUES = 2048
 
 

@@ -1,24 +1,23 @@
-// Bindings of native jobs for event loops: a CompletionQueue per loop and handles of the kernels'
-// jobs (process_numbers over a list or int64 buffers, sum_squares).
+// Bindings of native jobs: a CompletionQueue per event loop, the NativeJob handle of any kernel's
+// job, and the Python half of the C table kernel modules submit their jobs through.
 #include <nanobind/nanobind.h>
-#include <nanobind/stl/optional.h>
 #include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
-#include "buffer.hpp"
-#include "convert.hpp"
 #include "errors.hpp"
-#include "kernels/sum_squares.hpp"
 #include "native_job.hpp"
-#include "ops.hpp"
 #include "runtime/completion_queue.hpp"
+#include "runtime/kernel_abi.hpp"
 #include "runtime/process_executor.hpp"
 
 namespace nb = nanobind;
@@ -50,103 +49,176 @@ const char* status_name(JobStatus status) {
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-std::unique_ptr<NativeJob> submit_process_numbers_list(std::shared_ptr<CompletionQueue> queue,
-                                                       nb::list numbers, std::uint64_t iterations,
-                                                       std::optional<double> timeout_s) {
-  auto handle = std::make_unique<NativeJob>();
-  auto values = std::make_shared<std::vector<std::int64_t>>(int64s_from_list(numbers));
-  const auto deadline = deadline_after(timeout_s);
-  handle->executor = runtime::process_executor();
-  handle->job = ops::submit_process_numbers(*handle->executor, *values, *values, iterations,
-                                            deadline, std::move(queue));
-  handle->keep = values;
-  handle->make_result = [values] {
-    nb::object out = list_from_int64s(*values);
-    std::vector<std::int64_t>().swap(*values);
-    return out;
-  };
-  return handle;
+void raise(const char* name, const char* message, std::optional<std::size_t> index = {}) {
+  nb::object cls = nb::module_::import_("gilfree.errors").attr(name);
+  nb::object value = index ? cls(nb::str(message), nb::int_(*index)) : cls(nb::str(message));
+  PyErr_SetObject(cls.ptr(), value.ptr());
 }
 
-struct BufferPair {
-  BufferPair(nb::handle in_object, nb::handle out_object)
-      : in(in_object, /*writable=*/false), out(out_object, /*writable=*/true) {}
-  Int64Buffer in;
-  Int64Buffer out;
-};
+// Whether the job should run at once on the calling thread: its estimate is below the
+// process's inline threshold.
+bool runs_inline(const runtime::DescribedJob& described) {
+  const auto& d = described.description();
+  const double limit = runtime::inline_max_s();
+  return limit > 0 && d.kernel->estimate_s(d.cost_s) <= limit;
+}
 
-std::unique_ptr<NativeJob> submit_process_numbers_buffer(std::shared_ptr<CompletionQueue> queue,
-                                                         nb::handle numbers, nb::object out,
-                                                         std::uint64_t iterations,
-                                                         std::optional<double> timeout_s) {
-  auto handle = std::make_unique<NativeJob>();
-  auto buffers = std::make_shared<BufferPair>(numbers, out);
-  if (buffers->in.span().size() != buffers->out.span().size()) {
-    throw InvalidInputError("output length differs from input length");
+// gf_api.submit: the job on the pool reporting to `queue`, or run at once; a NativeJob.
+PyObject* submit(const gf_job_desc* desc, PyObject* queue, double timeout_s) noexcept {
+  try {
+    auto described = runtime::take_job_desc(*desc);
+    auto executor = runtime::process_executor();
+    const bool now = runs_inline(*described);
+    std::shared_ptr<CompletionQueue> sink;
+    if (!now) {
+      if (!nb::isinstance<CompletionQueue>(nb::handle(queue))) {
+        PyErr_SetString(PyExc_TypeError, "a job's queue must be a gilfree._core.CompletionQueue");
+        throw nb::python_error();
+      }
+      sink = nb::inst_ptr<CompletionQueue>(nb::handle(queue))->shared_from_this();
+    }
+    described->start(*executor, now, deadline_after(timeout_s), std::move(sink));
+    auto handle = std::make_unique<NativeJob>(std::move(described), std::move(executor));
+    return nb::cast(std::move(handle)).release().ptr();
+  } catch (...) {
+    set_python_error(std::current_exception());
+    return nullptr;
   }
-  const auto deadline = deadline_after(timeout_s);
-  handle->executor = runtime::process_executor();
-  handle->job =
-      ops::submit_process_numbers(*handle->executor, buffers->in.span(), buffers->out.span(),
-                                  iterations, deadline, std::move(queue));
-  handle->keep = buffers;
-  handle->make_result = [out] { return out; };
-  return handle;
 }
 
-std::unique_ptr<NativeJob> submit_sum_squares(std::shared_ptr<CompletionQueue> queue,
-                                              std::int64_t a, std::int64_t b,
-                                              std::optional<double> timeout_s) {
-  auto handle = std::make_unique<NativeJob>();
-  auto sum = std::make_shared<kernels::uint128>(0);
-  const auto deadline = deadline_after(timeout_s);
-  handle->executor = runtime::process_executor();
-  handle->job =
-      ops::submit_sum_squares(*handle->executor, a, b, sum.get(), deadline, std::move(queue));
-  handle->keep = sum;
-  handle->make_result = [sum] { return nb::object(int_from_uint128(*sum)); };
-  return handle;
+// gf_api.call: the job run to its end (on the pool with the GIL released, or at once), and its
+// result.
+PyObject* call(const gf_job_desc* desc) noexcept {
+  try {
+    auto described = runtime::take_job_desc(*desc);
+    auto executor = runtime::process_executor();
+    const bool now = runs_inline(*described);
+    described->start(*executor, now, std::nullopt, nullptr);
+    NativeJob handle(std::move(described), std::move(executor));
+    if (!now) {
+      nb::gil_scoped_release release;
+      handle.job()->wait();
+    }
+    return handle.result().release().ptr();
+  } catch (...) {
+    set_python_error(std::current_exception());
+    return nullptr;
+  }
 }
 
 }  // namespace
 
+void raise_runtime_error(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const KernelError& e) {
+    if (e.kind() == GF_ERROR_INVALID_INPUT) {
+      raise("InvalidInput", e.what(), e.index());
+    } else if (e.kind() == GF_ERROR_NO_MEMORY) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
+    } else {
+      raise("KernelError", e.what());
+    }
+  } catch (const InvalidInputError& e) {
+    raise("InvalidInput", e.what(), e.index());
+  } catch (const OverloadedError& e) {
+    raise("Overloaded", e.what());
+  } catch (const CancelledError& e) {
+    raise("Cancelled", e.what());
+  } catch (const DeadlineExceededError& e) {
+    raise("DeadlineExceeded", e.what());
+  }
+}
+
+void set_python_error(const std::exception_ptr& error) noexcept {
+  try {
+    try {
+      raise_runtime_error(error);
+    } catch (nb::python_error& e) {
+      e.restore();
+    } catch (const std::bad_alloc&) {
+      PyErr_NoMemory();
+    } catch (const std::exception& e) {
+      raise("KernelError", (std::string("native job failed: ") + e.what()).c_str());
+    } catch (...) {
+      raise("KernelError", "native job failed with an unknown exception");
+    }
+  } catch (nb::python_error& e) {
+    e.restore();  // importing gilfree.errors or building the exception failed: that is the error
+  } catch (...) {
+    PyErr_SetString(PyExc_RuntimeError, "gilfree could not report a native error");
+  }
+}
+
+std::optional<Clock::time_point> deadline_after(double timeout_s) {
+  if (std::isnan(timeout_s)) throw InvalidInputError("timeout must be a number of seconds");
+  if (timeout_s <= 0) return std::nullopt;
+  const double capped = timeout_s < 3.0e9 ? timeout_s : 3.0e9;
+  return Clock::now() +
+         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(capped));
+}
+
+NativeJob::NativeJob(std::unique_ptr<runtime::DescribedJob> described,
+                     std::shared_ptr<runtime::Executor> executor) noexcept
+    : executor_(std::move(executor)), job_(described->job()), described_(std::move(described)) {}
+
+NativeJob::~NativeJob() {
+  if (job_ && !job_->finished()) {
+    job_->cancel();
+    nb::gil_scoped_release release;
+    job_->wait();
+  }
+  described_.reset();  // the state goes with the GIL held
+}
+
 std::string NativeJob::status() const {
-  return job->finished() ? status_name(job->status()) : "pending";
+  return job_->finished() ? status_name(job_->status()) : "pending";
 }
 
 double NativeJob::queue_wait_s() const {
   require_finished();
-  return seconds(job->started_at() - job->submitted_at());
+  return seconds(job_->started_at() - job_->submitted_at());
 }
 
 double NativeJob::run_s() const {
   require_finished();
-  return seconds(job->finished_at() - job->started_at());
+  return seconds(job_->finished_at() - job_->started_at());
+}
+
+double NativeJob::cpu_s() const {
+  require_finished();
+  return job_->cpu_s();
 }
 
 void NativeJob::require_finished() const {
-  if (!job->finished()) throw std::logic_error("the job has not finished");
+  if (!job_->finished()) throw std::logic_error("the job has not finished");
 }
 
 nb::object NativeJob::result() {
   require_finished();
-  try {
-    job->rethrow_if_unsuccessful();
-  } catch (const InvalidInputError&) {
-    throw;
-  } catch (const CancelledError&) {
-    throw;
-  } catch (const DeadlineExceededError&) {
-    throw;
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw NativeJobError(std::string("native job failed: ") + e.what());
+  if (has_result_) return result_;
+  job_->rethrow_if_unsuccessful();
+  const auto build = described_->description().build_result;
+  nb::object value = nb::none();
+  if (build != nullptr) {
+    PyObject* built = build(described_->description().state);
+    if (built == nullptr) {
+      if (PyErr_Occurred() == nullptr) {
+        raise("KernelError",
+              ("kernel '" + job_->kernel().name() + "' built no result and said nothing of why")
+                  .c_str());
+      }
+      throw nb::python_error();
+    }
+    value = nb::steal(built);
   }
-  return make_result ? make_result() : nb::none();
+  result_ = value;
+  has_result_ = true;
+  described_.reset();  // the state is not needed any more: its memory goes now
+  return value;
 }
 
-void bind_native_job(nb::module_& m) {
+void bind_jobs(nb::module_& m) {
   nb::class_<CompletionQueue>(m, "CompletionQueue",
                               "Finished native jobs for one event loop, signalled on a descriptor.")
       .def(nb::new_([] { return std::make_shared<CompletionQueue>(); }))
@@ -155,30 +227,30 @@ void bind_native_job(nb::module_& m) {
           "drain", [](CompletionQueue& q) { return q.drain(); },
           "Clears readiness and returns the ids of the jobs finished since the last drain.");
 
-  nb::class_<NativeJob>(m, "NativeJob", "A submitted native job and the memory it works on.")
+  nb::class_<NativeJob>(m, "NativeJob", "A submitted job of any kernel, owning its state.")
       .def_prop_ro("id", &NativeJob::id)
       .def_prop_ro("done", &NativeJob::done)
       .def_prop_ro("status", &NativeJob::status)
+      .def_prop_ro("kernel", &NativeJob::kernel, "The kernel its job is counted under.")
+      .def_prop_ro("ran_inline", &NativeJob::ran_inline,
+                   "Whether it ran at once on the submitting thread (a tiny estimate).")
+      .def_prop_ro("estimated_cpu_s", &NativeJob::estimated_cpu_s,
+                   "CPU seconds admission estimated it at.")
       .def_prop_ro("queue_wait_s", &NativeJob::queue_wait_s,
                    "Seconds from admission to the first chunk (or to retirement).")
       .def_prop_ro("run_s", &NativeJob::run_s, "Seconds from the first chunk to the finish.")
+      .def_prop_ro("cpu_s", &NativeJob::cpu_s, "CPU seconds its chunks used.")
       .def("cancel", &NativeJob::cancel, "Drops the chunks not yet started.")
       .def("result", &NativeJob::result, nb::sig("def result(self) -> object"),
            "The job's value, or its failure as a gilfree error. Only once finished.");
-}
 
-void bind_jobs(nb::module_& m) {
-  bind_native_job(m);
-  m.def("submit_process_numbers_list", &submit_process_numbers_list, nb::arg("queue"),
-        nb::arg("numbers"), nb::arg("iterations"), nb::arg("timeout_s").none(),
-        nb::sig("def submit_process_numbers_list(queue: CompletionQueue, numbers: list[int], "
-                "iterations: int, timeout_s: float | None) -> NativeJob"),
-        "Submits process_numbers over a list; result() gives a new list.");
-  m.def("submit_process_numbers_buffer", &submit_process_numbers_buffer, nb::arg("queue"),
-        nb::arg("numbers"), nb::arg("out"), nb::arg("iterations"), nb::arg("timeout_s").none(),
-        "Submits process_numbers between int64 buffers; result() gives `out`.");
-  m.def("submit_sum_squares", &submit_sum_squares, nb::arg("queue"), nb::arg("a"), nb::arg("b"),
-        nb::arg("timeout_s").none(), "Submits sum_squares; result() gives the exact int.");
+  static gf_api table = [] {
+    gf_api api = runtime::core_api();
+    api.submit = &submit;
+    api.call = &call;
+    return api;
+  }();
+  m.attr("_C_API") = nb::capsule(&table, GILFREE_API_CAPSULE);
 }
 
 }  // namespace gilfree::bindings

@@ -1,45 +1,23 @@
-// The gilfree._core extension module: error translation and the per-module bindings.
+// The gilfree._core extension module: the native runtime (executor, jobs, kernels' C table) and
+// the mapping of its errors onto gilfree.errors. Kernels live in modules of their own.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 
 #include "build_info.hpp"
-#include "errors.hpp"
+#include "native_job.hpp"
 
 namespace nb = nanobind;
 
 namespace gilfree::bindings {
-void bind_kernels(nb::module_& m);
 void bind_runtime(nb::module_& m);
-void bind_jobs(nb::module_& m);
-void bind_wire(nb::module_& m);
-void bind_arrow(nb::module_& m);
 }  // namespace gilfree::bindings
 
 NB_MODULE(_core, m) {
-  m.doc() = "gilfree's native core (internal: use the gilfree package).";
+  m.doc() = "gilfree's native runtime (internal: use the gilfree package).";
 
-  // The core's errors are raised as gilfree.errors classes; InvalidInput keeps its index.
+  // Only the runtime's own errors: other modules' exceptions keep nanobind's mapping.
   nb::register_exception_translator([](const std::exception_ptr& error, void*) {
-    auto raise = [](const char* name, const std::exception& e) {
-      nb::object cls = nb::module_::import_("gilfree.errors").attr(name);
-      PyErr_SetObject(cls.ptr(), cls(nb::str(e.what())).ptr());
-    };
-    try {
-      std::rethrow_exception(error);
-    } catch (const gilfree::InvalidInputError& e) {
-      nb::object cls = nb::module_::import_("gilfree.errors").attr("InvalidInput");
-      nb::object index = nb::none();
-      if (e.index()) index = nb::int_(*e.index());
-      PyErr_SetObject(cls.ptr(), cls(nb::str(e.what()), index).ptr());
-    } catch (const gilfree::OverloadedError& e) {
-      raise("Overloaded", e);
-    } catch (const gilfree::CancelledError& e) {
-      raise("Cancelled", e);
-    } catch (const gilfree::DeadlineExceededError& e) {
-      raise("DeadlineExceeded", e);
-    } catch (const gilfree::NativeJobError& e) {
-      raise("GilfreeError", e);
-    }
+    gilfree::bindings::raise_runtime_error(error);
   });
 
   m.def(
@@ -53,11 +31,8 @@ NB_MODULE(_core, m) {
         return out;
       },
       nb::sig("def build_info() -> dict[str, str]"),
-      "Version, compiler and build type of the core.");
+      "Version, compiler and build type of the runtime.");
 
-  gilfree::bindings::bind_kernels(m);
   gilfree::bindings::bind_runtime(m);
   gilfree::bindings::bind_jobs(m);
-  gilfree::bindings::bind_wire(m);
-  gilfree::bindings::bind_arrow(m);
 }

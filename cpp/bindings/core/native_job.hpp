@@ -1,69 +1,70 @@
-// NativeJob: the Python handle of a submitted job, owning the memory the job reads and writes.
+// NativeJob: the Python handle of any kernel's job, owning the job's state; and the mapping of the
+// runtime's errors onto gilfree.errors.
 #pragma once
 
 #include <nanobind/nanobind.h>
 
-#include <chrono>
-#include <cmath>
-#include <functional>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
 
-#include "errors.hpp"
 #include "runtime/executor.hpp"
+#include "runtime/kernel_abi.hpp"
 
 namespace gilfree::bindings {
 
-// A job's deadline from a timeout in seconds (None: no deadline).
-inline std::optional<runtime::Clock::time_point> deadline_after(std::optional<double> timeout_s) {
-  if (!timeout_s) return std::nullopt;
-  if (!std::isfinite(*timeout_s) || *timeout_s <= 0) {
-    throw InvalidInputError("timeout must be a positive number of seconds");
-  }
-  // Past ~100 years the deadline would overflow the clock; it also never matters.
-  const double capped = *timeout_s < 3.0e9 ? *timeout_s : 3.0e9;
-  return runtime::Clock::now() + std::chrono::duration_cast<runtime::Clock::duration>(
-                                     std::chrono::duration<double>(capped));
-}
+// Sets the Python exception for one of the runtime's C++ errors: KernelError by its kind
+// (gilfree.InvalidInput, MemoryError, gilfree.KernelError), the others as their gilfree.errors
+// classes; rethrows any other exception (nanobind's translator for this module). Needs the GIL.
+void raise_runtime_error(const std::exception_ptr& error);
+// The same for any exception, for the C entry points: anything else becomes gilfree.KernelError
+// with its message. Needs the GIL.
+void set_python_error(const std::exception_ptr& error) noexcept;
 
-// Owns a submitted job, the executor it runs on, and (through `keep` and `make_result`) every
-// buffer its chunks touch. If the handle goes away before the job finishes, the job is cancelled
-// and waited for (about one slice) before that memory is released.
+// A job's deadline from a timeout in seconds (<= 0: no deadline). Past ~100 years it would
+// overflow the clock; it also never matters, so it is capped there.
+[[nodiscard]] std::optional<runtime::Clock::time_point> deadline_after(double timeout_s);
+
+// Owns a job of any kernel and, through it, the job's state. If the handle goes away before the
+// job finishes, the job is cancelled and waited for (about one slice, with the GIL released)
+// before the state is released (with the GIL held).
 class NativeJob {
  public:
-  NativeJob() = default;
+  NativeJob(std::unique_ptr<runtime::DescribedJob> described,
+            std::shared_ptr<runtime::Executor> executor) noexcept;
   NativeJob(const NativeJob&) = delete;
   NativeJob& operator=(const NativeJob&) = delete;
-  ~NativeJob() {
-    if (job && !job->finished()) {
-      job->cancel();
-      nanobind::gil_scoped_release release;
-      job->wait();
-    }
-  }
+  ~NativeJob();
 
-  [[nodiscard]] std::uint64_t id() const { return job->id(); }
-  [[nodiscard]] bool done() const { return job->finished(); }
-  void cancel() const { job->cancel(); }
+  [[nodiscard]] const std::shared_ptr<runtime::Job>& job() const noexcept { return job_; }
+  [[nodiscard]] std::uint64_t id() const { return job_->id(); }
+  [[nodiscard]] bool done() const { return job_->finished(); }
+  void cancel() const { job_->cancel(); }
   [[nodiscard]] std::string status() const;
+  [[nodiscard]] const std::string& kernel() const { return job_->kernel().name(); }
+  [[nodiscard]] bool ran_inline() const { return job_->ran_inline(); }
+  [[nodiscard]] double estimated_cpu_s() const { return job_->estimated_cpu_s(); }
   [[nodiscard]] double queue_wait_s() const;
   [[nodiscard]] double run_s() const;
+  [[nodiscard]] double cpu_s() const;
 
-  // The job's value (built by make_result, with the GIL), or its failure raised as a gilfree
-  // error. Only once finished.
+  // The job's value (built once by the kernel's result builder, with the GIL; its state is then
+  // released), or its failure raised as a gilfree error. Only once finished.
   nanobind::object result();
-
-  std::shared_ptr<runtime::Executor> executor;  // outlives the job
-  std::shared_ptr<runtime::Job> job;
-  std::shared_ptr<void> keep;  // storage the chunks use
-  std::function<nanobind::object()> make_result;
 
  private:
   void require_finished() const;
+
+  std::shared_ptr<runtime::Executor> executor_;  // outlives the job
+  std::shared_ptr<runtime::Job> job_;
+  std::unique_ptr<runtime::DescribedJob> described_;  // the state, until the result is built
+  nanobind::object result_;
+  bool has_result_ = false;
 };
 
-// Binds NativeJob (once, by bind_jobs).
-void bind_native_job(nanobind::module_& m);
+// Binds CompletionQueue and NativeJob, and exports the C table of <gilfree/abi.h> as the capsule
+// gilfree._core._C_API.
+void bind_jobs(nanobind::module_& m);
 
 }  // namespace gilfree::bindings

@@ -1,8 +1,10 @@
-// Bindings of the runtime: the process executor's size, admission and lifetime, and the machine.
+// Bindings of the runtime: the process executor's size, admission and lifetime, its kernels'
+// statistics, and the machine.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -10,33 +12,24 @@
 #include <vector>
 
 #include "errors.hpp"
-#include "kernels/process_numbers.hpp"
 #include "runtime/cpu_info.hpp"
+#include "runtime/kernel_model.hpp"
 #include "runtime/process_executor.hpp"
 
 namespace nb = nanobind;
 
 namespace gilfree::bindings {
-namespace {
-
-std::vector<std::string> level_names(const std::vector<kernels::SimdLevel>& levels) {
-  std::vector<std::string> names;
-  for (const auto level : levels) names.emplace_back(kernels::simd_level_name(level));
-  return names;
-}
-
-}  // namespace
 
 void bind_runtime(nb::module_& m) {
   m.def(
       "configure_executor",
-      [](unsigned threads, std::uint64_t max_queued_work) {
+      [](unsigned threads, double max_queued_cpu_s) {
         nb::gil_scoped_release release;  // joining the old workers may wait for their chunks
-        runtime::configure_process_executor(threads, max_queued_work);
+        runtime::configure_process_executor(threads, max_queued_cpu_s);
       },
-      nb::arg("threads"), nb::arg("max_queued_work"),
+      nb::arg("threads"), nb::arg("max_queued_cpu_s"),
       "Restarts the executor with `threads` workers (0: usable CPUs) admitting at most "
-      "`max_queued_work` units of unfinished work.");
+      "`max_queued_cpu_s` estimated CPU seconds of unfinished work (inf: no limit).");
   m.def(
       "shutdown_executor",
       [](double grace_s) {
@@ -60,9 +53,10 @@ void bind_runtime(nb::module_& m) {
         out["threads"] = s.threads;
         out["busy_workers"] = s.busy_workers;
         out["active_jobs"] = s.active_jobs;
-        out["queued_work"] = s.queued_work;
-        out["max_queued_work"] = s.max_queued_work;
+        out["queued_cpu_s"] = s.queued_cpu_s;
+        out["max_queued_cpu_s"] = s.max_queued_cpu_s;
         out["submitted"] = s.submitted;
+        out["inline_runs"] = s.inline_runs;
         out["rejected"] = s.rejected;
         out["succeeded"] = s.succeeded;
         out["failed"] = s.failed;
@@ -70,33 +64,40 @@ void bind_runtime(nb::module_& m) {
         out["deadline_exceeded"] = s.deadline_exceeded;
         return out;
       },
-      nb::sig("def executor_stats() -> dict[str, int]"),
+      nb::sig("def executor_stats() -> dict[str, int | float]"),
       "Counters and gauges of the process executor.");
+  m.def(
+      "kernel_stats",
+      [] {
+        nb::dict out;
+        for (const runtime::KernelModel* model : runtime::kernel_models()) {
+          const runtime::KernelStats s = model->stats();
+          nb::dict entry;
+          entry["submitted"] = s.submitted;
+          entry["inline_runs"] = s.inline_runs;
+          entry["rejected"] = s.rejected;
+          entry["succeeded"] = s.succeeded;
+          entry["failed"] = s.failed;
+          entry["cancelled"] = s.cancelled;
+          entry["deadline_exceeded"] = s.deadline_exceeded;
+          entry["declared_cpu_s"] = s.declared_cpu_s;
+          entry["estimated_cpu_s"] = s.estimated_cpu_s;
+          entry["measured_cpu_s"] = s.measured_cpu_s;
+          entry["correction"] = s.correction;
+          out[nb::str(s.name.c_str())] = entry;
+        }
+        return out;
+      },
+      nb::sig("def kernel_stats() -> dict[str, dict[str, int | float]]"),
+      "Per kernel: its jobs by outcome, their declared, estimated and measured CPU seconds, and "
+      "the correction admission applies to its declarations.");
+  m.def("inline_max_s", &runtime::inline_max_s,
+        "Jobs estimated at most this many CPU seconds run at once on the calling thread.");
+  m.def("set_inline_max_s", &runtime::set_inline_max_s, nb::arg("seconds"),
+        "Sets inline_max_s (0: every job goes to the workers).");
   m.def("usable_cpus", &runtime::usable_cpus,
         "CPUs this process may use: affinity mask capped by the cgroup v2 quota.");
   m.def("simd_features", &runtime::simd_features, "SIMD instruction sets this CPU offers.");
-
-  m.def(
-      "simd_levels", [] { return level_names(kernels::supported_simd_levels()); },
-      "Kernel builds this CPU can run, narrowest first.");
-  m.def(
-      "built_simd_levels", [] { return level_names(kernels::built_simd_levels()); },
-      "Kernel builds in this binary, narrowest first.");
-  m.def(
-      "simd_level",
-      [] { return std::string(kernels::simd_level_name(kernels::active_simd_level())); },
-      "The kernel build in use.");
-  m.def(
-      "set_simd_level",
-      [](const std::string& name) {
-        const auto level = kernels::parse_simd_level(name);
-        if (!level) throw InvalidInputError("unknown SIMD level '" + name + "'");
-        if (!kernels::simd_level_supported(*level)) {
-          throw InvalidInputError("SIMD level '" + name + "' is not supported by this CPU");
-        }
-        kernels::set_simd_level(*level);
-      },
-      nb::arg("name"), "Chooses the kernel build (one of simd_levels()).");
 }
 
 }  // namespace gilfree::bindings

@@ -1,11 +1,12 @@
 // Bindings of the wire path: a request body gathered into native memory, and the whole request
-// (take the numbers, process them, write the answer) run as one native job or inline.
+// (take the numbers, process them, write the answer) as a kernel whose job runs its stages.
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/unique_ptr.h>
+#include <gilfree/python.hpp>
 
 #include <cstdint>
 #include <cstring>
@@ -17,10 +18,7 @@
 #include "buffer.hpp"
 #include "memory/allocator.hpp"
 #include "memory/buffer_cache.hpp"
-#include "native_job.hpp"
 #include "numbers_request.hpp"
-#include "runtime/completion_queue.hpp"
-#include "runtime/process_executor.hpp"
 
 namespace nb = nanobind;
 
@@ -30,7 +28,6 @@ namespace {
 using ops::NumbersFormat;
 using ops::NumbersRequest;
 using ops::RequestOutcome;
-using runtime::CompletionQueue;
 
 using ops::RequestBody;
 
@@ -82,21 +79,12 @@ std::shared_ptr<NumbersRequest> make_request(nb::handle body, const std::string&
   return std::make_shared<NumbersRequest>(copy, options);
 }
 
-std::unique_ptr<NativeJob> submit_numbers_request(std::shared_ptr<CompletionQueue> queue,
-                                                  std::shared_ptr<NumbersRequest> request,
-                                                  std::optional<double> timeout_s) {
-  auto handle = std::make_unique<NativeJob>();
-  const auto deadline = deadline_after(timeout_s);
-  handle->executor = runtime::process_executor();
-  handle->job = ops::submit_numbers_request(*handle->executor, request, deadline, std::move(queue));
-  handle->keep = request;
-  handle->make_result = [request] { return nb::cast(request); };
-  return handle;
-}
-
-void answer_numbers_now(const std::shared_ptr<NumbersRequest>& request) {
-  ops::run_numbers_request_inline(*runtime::process_executor(), request);
-}
+// The request's job; its result is the request itself, answered.
+class AnswerNumbers : public ops::NumbersRequestJob {
+ public:
+  using ops::NumbersRequestJob::NumbersRequestJob;
+  nb::object result() const { return nb::cast(request()); }
+};
 
 nb::dict buffer_cache_stats() {
   const memory::BufferCacheStats stats = memory::process_buffer_cache().stats();
@@ -139,8 +127,8 @@ void bind_wire(nb::module_& m) {
            nb::arg("max_work"),
            "A RequestBody is consumed (no copy); other bytes-like bodies are copied once.")
       .def_prop_ro(
-          "cost_bound", [](const NumbersRequest& r) { return r.cost_bound(); },
-          "Work units reserved when it is admitted (see numbers_request.hpp).")
+          "cost_bound_s", [](const NumbersRequest& r) { return r.cost_bound_s(); },
+          "Declared CPU seconds of its work before the body is parsed (see numbers_request.hpp).")
       .def_prop_ro(
           "outcome", [](const NumbersRequest& r) { return outcome_name(r.outcome()); },
           "'ok', 'not_canonical' (for the slow path), 'too_many' (more than max_numbers), "
@@ -168,11 +156,10 @@ void bind_wire(nb::module_& m) {
           },
           "A copy of the request body, for the slow path (empty once answered 'ok').");
 
-  m.def("submit_numbers_request", &submit_numbers_request, nb::arg("queue"), nb::arg("request"),
-        nb::arg("timeout_s").none(),
-        "Runs a request's work as one job; result() gives the request, answered.");
-  m.def("answer_numbers_now", &answer_numbers_now, nb::arg("request"),
-        "Runs a small request's work on the calling thread (no job), admitted as a job would be.");
+  python::def_kernel(
+      m, "answer_numbers", ops::kNumbersRequest,
+      [](std::shared_ptr<NumbersRequest> request) { return AnswerNumbers(std::move(request)); },
+      nb::arg("request"), "Runs a request's work as one job; the request back, answered.");
 
   m.def(
       "set_buffer_cache_limit",

@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     Usable as ``uvicorn --factory gilfree.server:create_app``. Starting the app (its lifespan)
     starts the process's native executor with ``settings.threads`` workers and the
-    ``max_queued_work`` admission limit; stopping it stops admission, gives admitted jobs
+    ``max_queued_cpu_s`` admission limit; stopping it stops admission, gives admitted jobs
     ``shutdown_grace_s`` to finish, cancels the rest and joins the workers.
     """
     settings = settings if settings is not None else Settings()
@@ -50,7 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        gilfree.configure(threads=settings.threads, max_queued_work=settings.max_queued_work)
+        threads = settings.threads or int(gilfree.build_info()["usable_cpus"])
+        gilfree.configure(threads, max_queued_cpu_s=settings.queued_cpu_s_limit(threads))
         wire.set_buffer_cache_limit(settings.buffer_cache_bytes)
         if settings.tune_allocator:
             wire.tune_allocator()

@@ -1,5 +1,5 @@
 """Prometheus metrics of the native runtime: job counters, gauges, queue-wait and run histograms,
-and the wire path's buffer cache."""
+every kernel's jobs and estimated against measured CPU time, and the wire path's buffer cache."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 import gilfree
-from gilfree import aio, wire
+from gilfree import aio, kernel_stats, wire
 
 __all__ = ["RuntimeMetrics"]
 
@@ -18,8 +18,9 @@ __all__ = ["RuntimeMetrics"]
 _BUCKETS = (1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0)
 
 _COUNTERS = {
-    "submitted": "Native jobs admitted by the executor.",
-    "succeeded": "Native jobs that ran every chunk.",
+    "submitted": "Native jobs admitted to the executor's workers.",
+    "inline_runs": "Native jobs run at once on the calling thread (estimated at a few us).",
+    "succeeded": "Native jobs that ran every chunk (on the workers or inline).",
     "failed": "Native jobs whose work raised an error.",
     "cancelled": "Native jobs cancelled before they finished (client gone, task cancelled).",
     "rejected": "Native jobs refused at submission (queued work full, or shutting down).",
@@ -29,20 +30,25 @@ _GAUGES = {
     "threads": "Native worker threads.",
     "busy_workers": "Native workers running a chunk right now.",
     "active_jobs": "Native jobs admitted and not finished.",
-    "queued_work": "Work units (numbers x iterations) admitted and not finished.",
-    "max_queued_work": "Admission limit on queued work.",
+    "queued_cpu_s": "Estimated CPU seconds of the jobs admitted and not finished.",
+    "max_queued_cpu_s": "Admission limit on queued CPU seconds (max_queued_cpu_s).",
 }
+# Prometheus names gauges of seconds so.
+_GAUGE_NAMES = {"queued_cpu_s": "queued_cpu_seconds", "max_queued_cpu_s": "max_queued_cpu_seconds"}
 
 
 def _families(
-    prefix: str, stats: dict[str, int], counters: dict[str, str], gauges: dict[str, str]
+    prefix: str,
+    stats: dict[str, int] | dict[str, int | float],
+    counters: dict[str, str],
+    gauges: dict[str, str],
 ) -> Iterator[Metric]:
     for name, doc in counters.items():
         counter = CounterMetricFamily(f"{prefix}_{name}", doc)
         counter.add_metric([], stats[name])
         yield counter
     for name, doc in gauges.items():
-        gauge = GaugeMetricFamily(f"{prefix}_{name}", doc)
+        gauge = GaugeMetricFamily(f"{prefix}_{_GAUGE_NAMES.get(name, name)}", doc)
         gauge.add_metric([], stats[name])
         yield gauge
 
@@ -55,6 +61,65 @@ class _ExecutorCollector(Collector):
         stats = gilfree.executor_stats()
         yield from _families("gilfree_jobs", stats, _COUNTERS, {})
         yield from _families("gilfree_executor", stats, {}, _GAUGES)
+
+
+_KERNEL_OUTCOMES = (
+    "submitted",
+    "inline_runs",
+    "rejected",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "deadline_exceeded",
+)
+_KERNEL_SECONDS = {
+    "declared_cpu_s": (
+        "gilfree_kernel_declared_cpu_seconds",
+        "CPU seconds of a kernel's finished jobs as the kernel declared them.",
+    ),
+    "estimated_cpu_s": (
+        "gilfree_kernel_estimated_cpu_seconds",
+        "CPU seconds of a kernel's finished jobs as admission estimated them (declared x the"
+        " kernel's correction when each was admitted).",
+    ),
+    "measured_cpu_s": (
+        "gilfree_kernel_cpu_seconds",
+        "CPU seconds a kernel's finished jobs used, measured on the threads that ran them.",
+    ),
+}
+
+
+class _KernelCollector(Collector):
+    """Every kernel of the process (gilfree's and every kernel module's), by name: its jobs by
+    outcome, and its estimated against measured CPU time."""
+
+    def collect(self) -> Iterator[Metric]:
+        kernels = kernel_stats()
+        jobs = CounterMetricFamily(
+            "gilfree_kernel_jobs",
+            "Jobs of a kernel by outcome: submitted to the workers, run inline, rejected, and"
+            " how those that finished ended.",
+            labels=["kernel", "outcome"],
+        )
+        seconds = {
+            key: CounterMetricFamily(name, doc, labels=["kernel"])
+            for key, (name, doc) in _KERNEL_SECONDS.items()
+        }
+        correction = GaugeMetricFamily(
+            "gilfree_kernel_cost_correction",
+            "Measured over declared CPU time of a kernel's recent jobs: the factor admission"
+            " applies to its declarations (1 until a job has finished).",
+            labels=["kernel"],
+        )
+        for name, stats in kernels.items():
+            for outcome in _KERNEL_OUTCOMES:
+                jobs.add_metric([name, outcome], stats[outcome])
+            for key, family in seconds.items():
+                family.add_metric([name], stats[key])
+            correction.add_metric([name], stats["correction"])
+        yield jobs
+        yield from seconds.values()
+        yield correction
 
 
 _CACHE_COUNTERS = {
@@ -79,6 +144,7 @@ class RuntimeMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(_ExecutorCollector())
+        self.registry.register(_KernelCollector())
         self.registry.register(_BufferCacheCollector())
         self.queue_wait = Histogram(
             "gilfree_job_queue_wait_seconds",

@@ -33,7 +33,7 @@ __all__ = [
     "CLIENT_CLOSED_REQUEST",
     "JSON",
     "OCTET_STREAM",
-    "WATCHED_WORK",
+    "WATCHED_CPU_S",
     "ClientDisconnected",
     "NativeBodyRoute",
     "binary_response",
@@ -54,11 +54,11 @@ _CANONICAL_INT = re.compile(r"0|[1-9][0-9]{0,17}")
 _CANONICAL_SECONDS = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?")
 _CANONICAL_QUERY = re.compile(rb"iterations=([0-9]{1,18})")
 
-# Work units (numbers x iterations, the admission bound) above which a native job is watched and
-# cancelled if its client goes away. Below it the work lasts a few milliseconds of one core at
-# most (2^24 units: about 1 to 6 ms, by iterations), less than a cancellation could save, while
-# watching costs every request a task and a wait (~30 us of the loop's time).
-WATCHED_WORK = 1 << 24
+# Estimated CPU seconds (the admission estimate, a bound taken before the body is parsed) above
+# which a native job is watched and cancelled if its client goes away. Below it the work lasts a
+# couple of milliseconds of one core at most, less than a cancellation could save, while watching
+# costs every request a task and a wait (~30 us of the loop's time).
+WATCHED_CPU_S = 2e-3
 
 T = TypeVar("T")
 FastPath = Callable[[Request], Awaitable[Response | None]]
@@ -74,7 +74,7 @@ async def _disconnected(request: Request) -> None:
         pass
 
 
-async def until_disconnected(request: Request, work: Coroutine[Any, Any, T]) -> T:
+async def until_disconnected(request: Request, work: Awaitable[T]) -> T:
     """Awaits ``work``, cancelling it (and so its native jobs) if the client goes away first."""
     job = asyncio.ensure_future(work)
     watcher = asyncio.ensure_future(_disconnected(request))
@@ -242,20 +242,21 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
             body = await read_body(request)
             if binary_in and len(body) % 8:
                 raise partial_value(len(body))
-            answered = wire.numbers_request(
-                body,
-                iterations=iterations,
-                body_format="int64" if binary_in else "json",
-                answer_format="int64" if binary_out else "json",
-                max_numbers=settings.max_numbers,
-                max_work=settings.max_work,
+            job = wire.submit_numbers_request(
+                wire.numbers_request(
+                    body,
+                    iterations=iterations,
+                    body_format="int64" if binary_in else "json",
+                    answer_format="int64" if binary_out else "json",
+                    max_numbers=settings.max_numbers,
+                    max_work=settings.max_work,
+                ),
+                timeout=timeout_s,
             )
-            if answered.outcome == "pending":  # not answered at once: one native job
-                job = wire.run_numbers_request(answered, timeout=timeout_s)
-                if answered.cost_bound > WATCHED_WORK:
-                    answered = await until_disconnected(request, job)
-                else:  # over before a disconnect watcher would pay for itself
-                    answered = await job
+            if not job.done and job.estimated_cpu_s > WATCHED_CPU_S:
+                answered = await until_disconnected(request, job)
+            else:  # answered at once, or over before a disconnect watcher would pay for itself
+                answered = await job
         except (ClientDisconnect, ClientDisconnected):
             return Response(status_code=CLIENT_CLOSED_REQUEST)
         outcome = answered.outcome

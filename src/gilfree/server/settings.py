@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["QUEUED_CPU_S_PER_THREAD", "Settings"]
 
 MIB = 1024 * 1024
+# The default queue: this many seconds of work for every native thread, half the default deadline.
+QUEUED_CPU_S_PER_THREAD = 30.0
 
 
 class Settings(BaseSettings):
@@ -40,12 +42,16 @@ class Settings(BaseSettings):
     )
     max_iterations: int = Field(default=100_000, ge=0, description="Larger `iterations` get 422.")
     max_work: int = Field(
-        default=10**10, ge=1, description="numbers x iterations of one request; more gets 413."
-    )
-    max_queued_work: int = Field(
-        default=4 * 10**10,
+        default=10**10,
         ge=1,
-        description="Work admitted but not finished; a request past it gets 503.",
+        description="Steps (numbers x iterations) of one process-numbers request; more gets 413.",
+    )
+    max_queued_cpu_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Estimated CPU seconds of work admitted but not finished, for every kernel"
+        " alike; a request past it gets 503 (a request alone is always admitted). None:"
+        f" {QUEUED_CPU_S_PER_THREAD:g} s per native thread.",
     )
     request_timeout_s: float = Field(
         default=60.0,
@@ -71,18 +77,15 @@ class Settings(BaseSettings):
         description="On shutdown, seconds admitted work gets to finish before it is cancelled.",
     )
 
-    @field_validator("request_timeout_s", "shutdown_grace_s")
+    @field_validator("request_timeout_s", "shutdown_grace_s", "max_queued_cpu_s")
     @classmethod
-    def _finite_seconds(cls, value: float) -> float:
-        if not math.isfinite(value):
+    def _finite_seconds(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
             raise ValueError("must be a finite number of seconds")
         return value
 
-    @model_validator(mode="after")
-    def _one_request_fits_the_queue(self) -> Settings:
-        if self.max_queued_work < self.max_work:
-            raise ValueError(
-                f"max_queued_work ({self.max_queued_work}) must be >= max_work ({self.max_work}),"
-                " otherwise a request within max_work could never be admitted"
-            )
-        return self
+    def queued_cpu_s_limit(self, threads: int) -> float:
+        """``max_queued_cpu_s``, or its default for a pool of ``threads`` native threads."""
+        if self.max_queued_cpu_s is not None:
+            return self.max_queued_cpu_s
+        return QUEUED_CPU_S_PER_THREAD * threads
