@@ -38,6 +38,25 @@ $(TEST_STAMP): $(RUNTIME_STAMP)
 	$(PIP) install --no-build-isolation -e '.[test]'
 	@touch $@
 
+# kernelpkg (tests/kernel_package): another package's kernels, built as a user builds them, against
+# the gilfree installed here through its CMake package, once with the default compiler (gcc) into
+# the venv and once with clang into a folder of its own that its second test run puts first on
+# the path. Rebuilt whenever gilfree is.
+KERNEL_PACKAGE := tests/kernel_package
+KERNEL_PACKAGE_SOURCES := $(shell find $(KERNEL_PACKAGE) -type f -not -path '*/tests/*' \( -name '*.cpp' -o -name '*.hpp' -o -name '*.py' -o -name '*.toml' -o -name 'CMakeLists.txt' \))
+KERNEL_PACKAGE_STAMP := $(VENV)/.gilfree-kernel-package
+KERNEL_PACKAGE_CLANG := build/kernel-package-clang
+KERNEL_PACKAGE_CLANG_STAMP := $(KERNEL_PACKAGE_CLANG)/.stamp
+$(KERNEL_PACKAGE_STAMP): $(TEST_STAMP) $(KERNEL_PACKAGE_SOURCES)
+	$(PIP) install --no-build-isolation --no-deps -Cbuild-dir=$(abspath build/kernel-package) $(KERNEL_PACKAGE)
+	@touch $@
+
+$(KERNEL_PACKAGE_CLANG_STAMP): $(TEST_STAMP) $(KERNEL_PACKAGE_SOURCES) | clang
+	rm -rf $(KERNEL_PACKAGE_CLANG)/site
+	$(PIP) install --no-build-isolation --no-deps --target $(KERNEL_PACKAGE_CLANG)/site \
+		-Cbuild-dir=$(abspath $(KERNEL_PACKAGE_CLANG))/build -Ccmake.define.CMAKE_CXX_COMPILER=clang++ $(KERNEL_PACKAGE)
+	@touch $@
+
 $(BENCH_STAMP): $(RUNTIME_STAMP)
 	$(PIP) install --no-build-isolation -e '.[test,bench]'
 	@touch $@
@@ -83,12 +102,17 @@ test-tsan: ## Run the C++ tests under ThreadSanitizer
 ASAN_VENV := .venv-asan
 ASAN_STAMP := $(ASAN_VENV)/.gilfree-asan
 ASAN_PRELOAD = $(shell $(CXX) -print-file-name=libasan.so):$(shell $(CXX) -print-file-name=libubsan.so)
-$(ASAN_STAMP): $(BUILD_INPUTS)
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+$(ASAN_STAMP): $(BUILD_INPUTS) $(KERNEL_PACKAGE_SOURCES)
 	[ -x $(ASAN_VENV)/bin/python ] || $(PYTHON) -m venv $(ASAN_VENV)
 	$(ASAN_VENV)/bin/python -m pip --disable-pip-version-check -q install 'scikit-build-core>=0.10' 'nanobind>=2.4'
 	$(ASAN_VENV)/bin/python -m pip --disable-pip-version-check -q install --no-build-isolation \
 		-Cbuild-dir=build/asan-{wheel_tag} -Ccmake.build-type=RelWithDebInfo \
 		-Ccmake.define.GILFREE_SANITIZE=address,undefined -e '.[test]'
+	$(ASAN_VENV)/bin/python -m pip --disable-pip-version-check -q install --no-build-isolation --no-deps \
+		-Cbuild-dir=$(abspath build/asan-kernel-package) -Ccmake.build-type=RelWithDebInfo \
+		-Ccmake.define.CMAKE_CXX_FLAGS="$(ASAN_FLAGS)" \
+		-Ccmake.define.CMAKE_MODULE_LINKER_FLAGS="$(ASAN_FLAGS)" $(KERNEL_PACKAGE)
 	@touch $@
 
 .PHONY: test-asan
@@ -96,12 +120,17 @@ test-asan: $(ASAN_STAMP) ## Run the Python tests on an ASan + UBSan build of the
 	GILFREE_EXPECT_BUILD_TYPE=RelWithDebInfo LD_PRELOAD=$(ASAN_PRELOAD) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider
 
+.PHONY: clang
+clang: ## Install clang and libFuzzer if missing (apt-get, as root): the fuzzer and kernelpkg's clang build
+	@command -v clang++ >/dev/null && exit 0; \
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev || \
+	   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev)) >/dev/null; fi; \
+	command -v clang++ >/dev/null || { echo "clang is needed: apt-get install clang libclang-rt-14-dev" >&2; exit 2; }
+
 FUZZ_SECONDS ?= 60
 .PHONY: fuzz
-fuzz: ## Fuzz the wire parser and request (libFuzzer, ASan, UBSan) for FUZZ_SECONDS (default 60)
-	@command -v clang++ >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev >/dev/null; } || \
-		{ echo "make fuzz needs clang and libFuzzer: apt-get install clang libclang-rt-14-dev" >&2; exit 2; }
+fuzz: clang ## Fuzz the wire parser and request (libFuzzer, ASan, UBSan) for FUZZ_SECONDS (default 60)
 	cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DGILFREE_BUILD_TESTS=OFF -DGILFREE_BUILD_FUZZ=ON >/dev/null
 	cmake --build build/fuzz --target fuzz_numbers_json -j $(JOBS)
@@ -110,21 +139,23 @@ fuzz: ## Fuzz the wire parser and request (libFuzzer, ASan, UBSan) for FUZZ_SECO
 		-print_final_stats=1 build/fuzz/corpus cpp/fuzz/seeds
 
 .PHONY: test-py
-test-py: $(TEST_STAMP) ## Run the Python tests (unit, property, HTTP, end to end)
+test-py: $(TEST_STAMP) $(KERNEL_PACKAGE_STAMP) $(KERNEL_PACKAGE_CLANG_STAMP) ## Run the Python tests (unit, property, HTTP, end to end, kernelpkg with gcc and clang)
 	$(BIN)/python -m pytest
+	KERNELPKG_EXPECT_COMPILER=clang PYTHONPATH=$(abspath $(KERNEL_PACKAGE_CLANG)/site) \
+		$(BIN)/python -m pytest -q -p no:cacheprovider $(KERNEL_PACKAGE)/tests
 
 .PHONY: lint
 lint: $(TEST_STAMP) ## ruff, mypy --strict, clang-format check
 	$(BIN)/ruff check $(PY_PATHS)
 	$(BIN)/ruff format --check $(PY_PATHS)
 	$(BIN)/mypy --strict src/gilfree
-	$(BIN)/clang-format --dry-run --Werror $(CPP_SOURCES)
+	$(BIN)/clang-format --dry-run --Werror $(CPP_SOURCES) $(filter %.cpp %.hpp,$(KERNEL_PACKAGE_SOURCES))
 
 .PHONY: format
 format: $(TEST_STAMP) ## Format Python and C++ sources in place
 	$(BIN)/ruff format $(PY_PATHS)
 	$(BIN)/ruff check --fix $(PY_PATHS)
-	$(BIN)/clang-format -i $(CPP_SOURCES)
+	$(BIN)/clang-format -i $(CPP_SOURCES) $(filter %.cpp %.hpp,$(KERNEL_PACKAGE_SOURCES))
 
 .PHONY: wrk
 wrk: ## Install wrk (the HTTP load generator) if missing (apt-get, as root)
