@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,34 @@ def test_serve_rejects_bad_flags(argv: list[str], capsys: pytest.CaptureFixture[
         main(argv)
     assert caught.value.code == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_the_kernel_api_is_located_for_builds() -> None:
+    def located(flag: str) -> Path:
+        result = subprocess.run(
+            [sys.executable, "-m", "gilfree", flag],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        return Path(result.stdout.strip())
+
+    cmake = located("--cmake-dir")
+    assert (cmake / "gilfreeConfig.cmake").is_file()
+    assert (cmake / "gilfreeKernelModule.cmake").is_file()
+    assert "gilfree_add_kernel_module" in (cmake / "gilfreeKernelModule.cmake").read_text()
+    include = located("--include-dir")
+    for header in ("abi.h", "kernel.hpp", "python.hpp"):
+        assert (include / "gilfree" / header).is_file()
+    # The headers installed are the ones in the source tree (the CMake package ships them).
+    source = Path(__file__).parents[1] / "include" / "gilfree" / "abi.h"
+    if source.exists():
+        assert (include / "gilfree" / "abi.h").read_text() == source.read_text()
+
+
+def test_a_command_or_a_location_is_needed(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main([])
+    assert caught.value.code == 2
+    assert "--cmake-dir" in capsys.readouterr().err

@@ -1,15 +1,41 @@
-"""The gilfree command line: `gilfree serve` runs the service, `gilfree info` describes it."""
+"""The gilfree command line: `gilfree serve` runs the service, `gilfree info` describes it, and
+`--cmake-dir` / `--include-dir` locate the kernel API for builds (also as `python -m gilfree`)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["cmake_dir", "include_dir", "main"]
+
+
+def _package_file(relative: str) -> Path:
+    """The first of gilfree's package directories holding ``relative`` (an editable install has
+    two: the sources, and the installed build outputs), found without importing gilfree."""
+    spec = importlib.util.find_spec("gilfree")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(location) / relative
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f"this gilfree installation has no {relative}: reinstall it")
+
+
+def cmake_dir() -> Path:
+    """The directory of gilfree's CMake package (``find_package(gilfree CONFIG)``: set
+    ``gilfree_DIR`` to it where site-packages is not searched)."""
+    return _package_file("cmake/gilfreeConfig.cmake").parent
+
+
+def include_dir() -> Path:
+    """The directory to put on the include path for ``<gilfree/kernel.hpp>`` and
+    ``<gilfree/python.hpp>``."""
+    return _package_file("include/gilfree/kernel.hpp").parent.parent
 
 
 def _positive_int(text: str) -> int:
@@ -74,7 +100,14 @@ def _info(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gilfree", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--cmake-dir", action="store_true", help="print the directory of gilfree's CMake package"
+    )
+    where.add_argument(
+        "--include-dir", action="store_true", help="print the include directory of the kernel API"
+    )
+    commands = parser.add_subparsers(dest="command")
 
     serve = commands.add_parser("serve", help="run the HTTP service (uvicorn, uvloop, httptools)")
     serve.add_argument("--host", help="address to listen on (default GILFREE_HOST or 127.0.0.1)")
@@ -97,7 +130,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.cmake_dir or args.include_dir:
+        try:
+            print(cmake_dir() if args.cmake_dir else include_dir())
+        except FileNotFoundError as exc:
+            print(f"gilfree: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    if args.command is None:
+        parser.error("a command (serve, info) or --cmake-dir / --include-dir is needed")
     result: int = args.run(args)
     return result
 
