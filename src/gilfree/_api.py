@@ -256,4 +256,4 @@ if os.environ.get(_SIMD_ENV, "").strip():
     set_simd_level()
 if (_env_threads := _threads_from_env()) is not None:
     _core.configure_executor(_env_threads, math.inf)
-atexit.register(_core.shutdown_executor)
+atexit.register(_core.exit_runtime)

@@ -15,6 +15,11 @@ def shutdown_executor(grace_s: float = 0.0) -> None:
     Stops admission, lets admitted jobs finish for up to grace_s, cancels the rest and joins the workers. The next use starts a new executor.
     """
 
+def exit_runtime() -> None:
+    """
+    At interpreter exit: cancels every job, joins the workers, and keeps threads that waited for a job from taking the GIL back while the interpreter finalizes.
+    """
+
 def executor_threads() -> int:
     """Worker count of the executor (or of the one the next call starts)."""
 

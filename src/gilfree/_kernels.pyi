@@ -2,6 +2,7 @@
 
 import gilfree.kernel
 
+
 process_numbers_list: gilfree.kernel.Kernel = ...
 
 process_numbers_buffer: gilfree.kernel.Kernel = ...
@@ -38,15 +39,7 @@ class NumbersRequest:
     A POST /process-numbers request and, once its work is done, its outcome and answer.
     """
 
-    def __init__(
-        self,
-        body: object,
-        body_format: str,
-        answer_format: str,
-        iterations: int,
-        max_numbers: int,
-        max_work: int,
-    ) -> None:
+    def __init__(self, body: object, body_format: str, answer_format: str, iterations: int, max_numbers: int, max_work: int) -> None:
         """
         A RequestBody is consumed (no copy); other bytes-like bodies are copied once.
         """

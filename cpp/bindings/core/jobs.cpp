@@ -6,12 +6,14 @@
 #include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "errors.hpp"
@@ -95,10 +97,7 @@ PyObject* call(const gf_job_desc* desc) noexcept {
     const bool now = runs_inline(*described);
     described->start(*executor, now, std::nullopt, nullptr);
     NativeJob handle(std::move(described), std::move(executor));
-    if (!now) {
-      nb::gil_scoped_release release;
-      handle.job()->wait();
-    }
+    if (!now) wait_without_gil(*handle.job());
     return handle.result().release().ptr();
   } catch (...) {
     set_python_error(std::current_exception());
@@ -106,7 +105,40 @@ PyObject* call(const gf_job_desc* desc) noexcept {
   }
 }
 
+std::atomic<bool>& exiting() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+// The thread that runs the interpreter's exit (it finalizes it too): never parked.
+std::thread::id& exit_thread() {
+  static std::thread::id id;
+  return id;
+}
+
+bool interpreter_finalizing() noexcept {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsFinalizing() != 0;
+#else
+  return _Py_IsFinalizing() != 0;
+#endif
+}
+
 }  // namespace
+
+void mark_exiting() noexcept {
+  exit_thread() = std::this_thread::get_id();  // with the GIL: read after exiting() is seen
+  exiting().store(true);
+}
+
+void wait_without_gil(const runtime::Job& job) {
+  PyThreadState* state = PyEval_SaveThread();
+  job.wait();
+  if ((exiting().load() || interpreter_finalizing()) &&
+      exit_thread() != std::this_thread::get_id() && exit_thread() != std::thread::id()) {
+    for (;;) std::this_thread::sleep_for(std::chrono::hours(24));
+  }
+  PyEval_RestoreThread(state);
+}
 
 void raise_runtime_error(const std::exception_ptr& error) {
   try {
@@ -165,8 +197,7 @@ NativeJob::NativeJob(std::unique_ptr<runtime::DescribedJob> described,
 NativeJob::~NativeJob() {
   if (job_ && !job_->finished()) {
     job_->cancel();
-    nb::gil_scoped_release release;
-    job_->wait();
+    wait_without_gil(*job_);
   }
   described_.reset();  // the state goes with the GIL held
 }

@@ -22,6 +22,17 @@ void raise_runtime_error(const std::exception_ptr& error);
 // with its message. Needs the GIL.
 void set_python_error(const std::exception_ptr& error) noexcept;
 
+// Marks the interpreter as exiting (gilfree's atexit handler, before it stops the executor): from
+// then on a thread that waited for a job with the GIL released never takes it back (see
+// wait_without_gil).
+void mark_exiting() noexcept;
+
+// Waits for `job` with the GIL released, then takes the GIL back, unless the interpreter is
+// exiting: CPython ends a thread that takes the GIL during finalization with pthread_exit, whose
+// unwinding through C++ frames (destructors, noexcept functions) calls std::terminate. Such a
+// thread (a daemon thread) is parked for good instead, as CPython 3.14 parks them itself.
+void wait_without_gil(const runtime::Job& job);
+
 // A job's deadline from a timeout in seconds (<= 0: no deadline). Past ~100 years it would
 // overflow the clock; it also never matters, so it is capped there.
 [[nodiscard]] std::optional<runtime::Clock::time_point> deadline_after(double timeout_s);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "errors.hpp"
+#include "native_job.hpp"
 #include "runtime/cpu_info.hpp"
 #include "runtime/kernel_model.hpp"
 #include "runtime/process_executor.hpp"
@@ -43,6 +44,15 @@ void bind_runtime(nb::module_& m) {
       nb::arg("grace_s") = 0.0,
       "Stops admission, lets admitted jobs finish for up to grace_s, cancels the rest and joins "
       "the workers. The next use starts a new executor.");
+  m.def(
+      "exit_runtime",
+      [] {
+        mark_exiting();
+        nb::gil_scoped_release release;
+        runtime::shutdown_process_executor();
+      },
+      "At interpreter exit: cancels every job, joins the workers, and keeps threads that waited "
+      "for a job from taking the GIL back while the interpreter finalizes.");
   m.def("executor_threads", &runtime::process_executor_threads,
         "Worker count of the executor (or of the one the next call starts).");
   m.def(

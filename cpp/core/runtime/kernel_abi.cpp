@@ -166,8 +166,13 @@ std::unique_ptr<DescribedJob> take_job_desc(const gf_job_desc& desc) {
 }
 
 void use_core_api() noexcept {
-  static const gf_api table = core_api();
-  if (!gilfree::has_api()) gilfree::set_api(&table);
+  // Once, under the guard of a static's initialisation: later calls from any thread only read it.
+  static const bool installed = [] {
+    static const gf_api table = core_api();
+    if (!gilfree::has_api()) gilfree::set_api(&table);
+    return true;
+  }();
+  (void)installed;
 }
 
 gf_api core_api() noexcept {
