@@ -72,19 +72,30 @@ class _LoopBridge:
     """The completion queue of one event loop and the jobs it waits for."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop: Final = loop
         self.queue: Final = _core.CompletionQueue()
         # Each entry keeps its job (and the memory the job works on) alive until the job has
-        # finished, whatever happens to the awaiting task.
-        self.pending: dict[int, tuple[_core.NativeJob, asyncio.Future[Any]]] = {}
+        # finished, whatever happens to the awaiting task. Its future is held weakly: nothing
+        # here refers back to the loop, so a loop dropped with jobs pending takes the bridge with
+        # it (and the jobs' handles cancel them); a future nobody awaits any more cancels its job.
+        self.pending: dict[int, tuple[_core.NativeJob, weakref.ref[asyncio.Future[Any]]]] = {}
         loop.add_reader(self.queue.fileno(), self._on_readable)
         weakref.finalize(self, _close_reader, weakref.ref(loop), self.queue.fileno())
+
+    def wait_for(self, job: _core.NativeJob, future: asyncio.Future[Any]) -> None:
+        """Resolves ``future`` with ``job`` once it finishes; cancels the job if the future is
+        collected first."""
+        self.pending[job.id] = (job, weakref.ref(future, lambda _: job.cancel()))
 
     def _on_readable(self) -> None:
         for job_id in self.queue.drain():
             entry = self.pending.pop(job_id, None)
-            if entry is not None:
-                _settle(*entry)
+            if entry is None:
+                continue
+            job, future = entry[0], entry[1]()
+            if future is None:  # nobody waits for it any more
+                _observe(job)
+            else:
+                _settle(job, future)
 
 
 def _settle(job: _core.NativeJob, future: asyncio.Future[Any]) -> None:
@@ -157,11 +168,11 @@ class Job:
 
     def __init__(self, bridge: _LoopBridge, native: _core.NativeJob) -> None:
         self._native = native
-        self._future: asyncio.Future[Any] = bridge.loop.create_future()
+        self._future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if native.done:  # ran at once
             _settle(native, self._future)
         else:
-            bridge.pending[native.id] = (native, self._future)
+            bridge.wait_for(native, self._future)
 
     def __await__(self) -> Generator[Any, None, Any]:
         try:
@@ -222,8 +233,8 @@ def submit(kernel: Kernel, /, *args: Any, timeout: float | None = None, **kwargs
 
 
 async def _await_job(bridge: _LoopBridge, job: _core.NativeJob) -> Any:
-    future: asyncio.Future[Any] = bridge.loop.create_future()
-    bridge.pending[job.id] = (job, future)
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    bridge.wait_for(job, future)
     try:
         return await future
     except asyncio.CancelledError:
