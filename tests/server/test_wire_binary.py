@@ -8,6 +8,7 @@ as those of a JSON request (FastAPI's own 422 bodies, the same 413 messages).
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import struct
 from collections.abc import Callable, Iterator
@@ -446,11 +447,13 @@ def test_only_jobs_worth_cancelling_are_watched_for_a_disconnect(
     numbers = list(range(count))
     response = send_binary(make_client(), numbers, f"iterations={iterations}", accept=OCTET)
     assert unpack(response.content) == gilfree.process_numbers(numbers, iterations)
-    # A tenth of a millisecond of work is not watched; a hundred million steps are.
     (estimate,) = estimates
     watched = estimate > native_path.WATCHED_CPU_S
-    assert watched is (iterations == 1000)
     assert len(watches) == int(watched)
+    if os.environ.get("GILFREE_EXPECT_BUILD_TYPE", "Release") == "Release":
+        # A tenth of a millisecond of work is not watched; 10^8 steps are (a sanitizer's build is
+        # so much slower that its estimates, corrected by what it measured, may watch both).
+        assert watched is (iterations == 1000)
 
 
 # ---------------------------------------------------------------------------------------------
