@@ -179,7 +179,7 @@ bench-kernels: $(RUST_PEER_STAMP) ## Kernel speed per step vs Python, NumPy, Num
 	$(BIN)/python -m bench.kernel_bench $(BENCH_ARGS)
 
 .PHONY: bench-runtime
-bench-runtime: $(BENCH_STAMP) wrk ## /healthz under load, small-behind-huge, cancellation, await cost
+bench-runtime: $(BENCH_STAMP) $(KERNEL_PACKAGE_STAMP) wrk ## /healthz under load, small-behind-huge, cancellation, await cost, estimates
 	$(BIN)/python -m bench.runtime_bench $(BENCH_ARGS)
 
 .PHONY: bench-wire

@@ -6,8 +6,12 @@ Measures, on this machine and in one run (see ``--help``):
    jobs, for gilfree's service and two peers (bench/peers): the kernel through
    ``run_in_threadpool``, and the kernel called directly inside ``async def``;
 2. the latency of a 100-number request sent while a 1,000,000 x 10,000 job runs, per service;
-3. the per-call cost of an awaited trivial native job against ``run_in_threadpool`` (in process);
-4. how soon a cancelled native job frees its cores (in process).
+3. the per-call cost of an awaited trivial native job against ``run_in_threadpool`` (in process),
+   for gilfree's own kernel and the same kernel of a separately built module (kernelpkg, the test
+   package of the public kernel API), on the pool and run at once;
+4. how soon a cancelled native job frees its cores (in process);
+5. how fast admission's estimate of a kernel whose declared cost is ten times off (kernelpkg's
+   entropy declared at a tenth and at ten times) comes to its measured cost (in process).
 
 Writes runtime.json (raw figures and the machine), runtime.md (tables, ratios, targets) and
 runtime_healthz.png into ``--out`` (default bench/out). Run it from the repository root as
@@ -40,6 +44,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a file: make the `bench` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import kernelpkg
 import uvloop
 from starlette.concurrency import run_in_threadpool
 
@@ -61,7 +66,7 @@ from bench.harness import (
     wrk_path,
 )
 
-PHASES = ("overhead", "cancel", "healthz", "small")
+PHASES = ("overhead", "estimates", "cancel", "healthz", "small")
 SERVICE_KEYS = ("gilfree", "threadpool", "blocking")
 # Under load, a server counts as busy when it keeps this share of its native threads' cores busy.
 BUSY_SHARE = 0.75
@@ -92,6 +97,7 @@ class Plan:
     small_patience_s: float
     overhead_calls: int
     overhead_repeats: int
+    estimate_jobs: int
     cancel_tries: int
     cancel_peer_tries: int
     load_numbers: int = 200_000
@@ -118,6 +124,7 @@ QUICK = Plan(
     small_patience_s=5,
     overhead_calls=2000,
     overhead_repeats=5,
+    estimate_jobs=5,
     cancel_tries=9,
     cancel_peer_tries=3,
 )
@@ -129,6 +136,7 @@ FULL = Plan(
     small_patience_s=30,
     overhead_calls=5000,
     overhead_repeats=11,
+    estimate_jobs=10,
     cancel_tries=21,
     cancel_peer_tries=5,
 )
@@ -206,7 +214,7 @@ def server_env(run: Run) -> dict[str, str]:
     settings = {
         "GILFREE_MAX_ITERATIONS": str(iterations),  # the peers read it too
         "GILFREE_MAX_WORK": str(max(10**10, work)),
-        "GILFREE_MAX_QUEUED_WORK": str(max(4 * 10**10, 4 * work)),
+        # The queue's default (30 CPU seconds a native thread) holds many of these requests.
     }
     return harness.server_env(run.threads, settings)
 
@@ -245,46 +253,94 @@ async def _seconds_per_call(call: AwaitableCall, calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
-async def _call_overhead(plan: Plan) -> dict[str, Any]:
+# Each way of awaiting a trivial call: (how, the awaited call, whether jobs may run at once).
+OverheadWay = tuple[Callable[[], Awaitable[object]], bool]
+
+
+def _overhead_variants() -> dict[str, list[dict[str, OverheadWay]]]:
+    """Per call, groups of ways to compare: the ways of a group take turns call by call."""
     one = [1]
-    variants: dict[str, dict[str, AwaitableCall]] = {
-        "sum_squares(1, 2)": {
-            "aio": lambda: gilfree.aio.sum_squares(1, 2),
-            "threadpool": lambda: run_in_threadpool(gilfree.sum_squares, 1, 2),
-        },
-        "process_numbers([1], 1)": {
-            "aio": lambda: gilfree.aio.process_numbers(one, 1),
-            "threadpool": lambda: run_in_threadpool(gilfree.process_numbers, one, 1),
-        },
+    builtin, separate = gilfree._kernels.sum_squares, kernelpkg.sum_squares
+    return {
+        "sum_squares(1, 2)": [
+            {
+                "gilfree_job": (lambda: gilfree.aio.run(builtin, 1, 2), False),
+                "kernelpkg_job": (lambda: gilfree.aio.run(separate, 1, 2), False),
+            },
+            {
+                "gilfree_inline": (lambda: gilfree.aio.run(builtin, 1, 2), True),
+                "kernelpkg_inline": (lambda: gilfree.aio.run(separate, 1, 2), True),
+            },
+            {"threadpool": (lambda: run_in_threadpool(gilfree.sum_squares, 1, 2), True)},
+        ],
+        "process_numbers([1], 1)": [
+            {
+                "gilfree_job": (lambda: gilfree.aio.process_numbers(one, 1), False),
+                "gilfree_inline": (lambda: gilfree.aio.process_numbers(one, 1), True),
+            },
+            {"threadpool": (lambda: run_in_threadpool(gilfree.process_numbers, one, 1), True)},
+        ],
     }
+
+
+async def _interleaved(ways: dict[str, OverheadWay], calls: int) -> dict[str, float]:
+    """Seconds per call of each way of a group, the ways taking turns call by call: the wake-up
+    latencies that dominate a job's round trip (a worker's, the loop's) drift with what the
+    machine does, and every way of a group sees the same drift. The order of a turn reverses
+    every other turn: a call right after another finds the threads that one woke still awake."""
+    totals = dict.fromkeys(ways, 0)
+    inline = int(gilfree._api.DEFAULT_INLINE_MAX_S * 1e9)
+    orders = (list(ways.items()), list(reversed(ways.items())))
+    try:
+        for turn in range(calls):
+            for key, (call, may_run_inline) in orders[turn % 2]:
+                gilfree._core.set_inline_max_s(inline * 1e-9 if may_run_inline else 0.0)
+                start = time.perf_counter_ns()
+                await call()
+                totals[key] += time.perf_counter_ns() - start
+    finally:
+        gilfree._core.set_inline_max_s(gilfree._api.DEFAULT_INLINE_MAX_S)
+    return {key: total * 1e-9 / calls for key, total in totals.items()}
+
+
+async def _call_overhead(plan: Plan) -> dict[str, Any]:
+    variants = _overhead_variants()
     samples: dict[str, dict[str, list[float]]] = {
-        name: {way: [] for way in ways} for name, ways in variants.items()
+        name: {way: [] for group in groups for way in group} for name, groups in variants.items()
     }
-    for calls in variants.values():
-        for call in calls.values():
-            await _seconds_per_call(call, 200)  # warm-up: threads started, caches filled
+    for groups in variants.values():
+        for group in groups:
+            await _interleaved(group, 200)  # warm-up: threads started, caches filled
     for repeat in range(plan.overhead_repeats):
         progress(f"overhead: repeat {repeat + 1}/{plan.overhead_repeats}")
-        for name, calls in variants.items():
-            for way, call in calls.items():
-                samples[name][way].append(await _seconds_per_call(call, plan.overhead_calls))
+        for name, groups in variants.items():
+            for group in groups:
+                for key, seconds in (await _interleaved(group, plan.overhead_calls)).items():
+                    samples[name][key].append(seconds)
     direct_start = time.perf_counter()
     for _ in range(plan.overhead_calls):
         gilfree.sum_squares(1, 2)
     direct_s = (time.perf_counter() - direct_start) / plan.overhead_calls
     results: dict[str, Any] = {}
     for name, timings in samples.items():
-        aio_s, threadpool_s = median(timings["aio"]), median(timings["threadpool"])
-        results[name] = {
-            "aio_us": aio_s * 1e6,
-            "threadpool_us": threadpool_s * 1e6,
-            "aio_over_threadpool": aio_s / threadpool_s,
-            "samples_us": {way: [s * 1e6 for s in values] for way, values in timings.items()},
+        us = {key: median(values) * 1e6 for key, values in timings.items()}
+        entry: dict[str, Any] = {
+            "us": us,
+            "samples_us": {key: [s * 1e6 for s in values] for key, values in timings.items()},
+            "job_over_threadpool": us["gilfree_job"] / us["threadpool"],
+            "inline_over_threadpool": us["gilfree_inline"] / us["threadpool"],
         }
+        if "kernelpkg_job" in us:
+            entry["kernelpkg_over_builtin_job"] = us["kernelpkg_job"] / us["gilfree_job"]
+            entry["kernelpkg_over_builtin_inline"] = us["kernelpkg_inline"] / us["gilfree_inline"]
+            entry["kernelpkg_job_over_threadpool"] = us["kernelpkg_job"] / us["threadpool"]
+        results[name] = entry
     return {
         "calls_per_repeat": plan.overhead_calls,
         "repeats": plan.overhead_repeats,
         "loop": f"uvloop {metadata.version('uvloop')}",
+        "inline_max_us": gilfree._api.DEFAULT_INLINE_MAX_S * 1e6,
+        "kernelpkg_compiler": kernelpkg.compiler(),
         "direct_sum_squares_us": direct_s * 1e6,
         "calls": results,
     }
@@ -297,6 +353,86 @@ def measure_call_overhead(plan: Plan, threads: int) -> dict[str, Any]:
         return loop.run_until_complete(_call_overhead(plan))
     finally:
         loop.close()
+
+
+# -- phase: estimates of a kernel declared ten times off, in process ----------------------------
+
+# Each job of the phase: this many words of this many bytes, this many rounds (tens of ms here).
+ESTIMATE_WORDS, ESTIMATE_WORD_BYTES, ESTIMATE_ROUNDS = 256, 64, 300
+# Within this share of the measured cost counts as converged.
+ESTIMATE_TOLERANCE = 0.2
+# The jobs a kernel may take to converge: the first one is its declaration alone.
+ESTIMATE_SETTLE_JOBS = 2
+
+
+async def _estimate_series(kernel: gilfree.Kernel, jobs: int) -> list[dict[str, float]]:
+    words = ["abcdefgh" * (ESTIMATE_WORD_BYTES // 8)] * ESTIMATE_WORDS
+    series = []
+    for _ in range(jobs):
+        job = gilfree.aio.submit(kernel, words, ESTIMATE_ROUNDS)
+        await job
+        stats = job.stats()
+        series.append(
+            {
+                "estimated_ms": stats.estimated_cpu_s * 1e3,
+                "measured_ms": stats.cpu_s * 1e3,
+                "ratio": stats.estimated_cpu_s / stats.cpu_s,
+            }
+        )
+    return series
+
+
+def measure_estimates(plan: Plan, threads: int) -> dict[str, Any]:
+    """Sequential jobs of kernels whose declarations are ten times off (fresh in this process:
+    nothing measured before), each job's admission estimate against its measured CPU time."""
+    gilfree.configure(threads=threads)
+    kernels = {
+        "declared at a tenth": kernelpkg.entropy_underdeclared,
+        "declared at ten times": kernelpkg.entropy_overdeclared,
+    }
+    loop = uvloop.new_event_loop()
+    try:
+        series = {
+            label: loop.run_until_complete(_estimate_series(kernel, plan.estimate_jobs))
+            for label, kernel in kernels.items()
+        }
+    finally:
+        loop.close()
+    out: dict[str, Any] = {"jobs": plan.estimate_jobs, "tolerance": ESTIMATE_TOLERANCE}
+    out["words"], out["word_bytes"], out["rounds"] = (
+        ESTIMATE_WORDS,
+        ESTIMATE_WORD_BYTES,
+        ESTIMATE_ROUNDS,
+    )
+    out["settle_jobs"] = ESTIMATE_SETTLE_JOBS
+    out["kernels"] = {}
+    for label, jobs in series.items():
+        # The kernel's measured cost: every job of a series does the same work, so the median of
+        # their CPU times (each job's own varies with the machine's speed from moment to moment).
+        measured = [job["measured_ms"] for job in jobs]
+        typical = median(measured)
+        for job in jobs:
+            job["over_typical"] = job["estimated_ms"] / typical
+        off = [abs(job["over_typical"] - 1) for job in jobs]
+        within = next(
+            (i + 1 for i in range(len(off)) if all(o <= ESTIMATE_TOLERANCE for o in off[i:])),
+            None,
+        )
+        out["kernels"][label] = {
+            "series": jobs,
+            "typical_measured_ms": typical,
+            "measured_spread_ms": [
+                min(j["measured_ms"] for j in jobs),
+                max(j["measured_ms"] for j in jobs),
+            ],
+            "converged_from_job": within,
+            "worst_after_settling": max(off[ESTIMATE_SETTLE_JOBS:]) if len(off) > 2 else None,
+        }
+        progress(
+            f"estimates: {label}: estimate / measured cost "
+            + ", ".join(f"{job['over_typical']:.2f}" for job in jobs)
+        )
+    return out
 
 
 # -- phase: cancellation, in process --------------------------------------------------------------
@@ -699,12 +835,37 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         "ms",
     )
     overhead = results.get("call_overhead")
+    trivial = overhead["calls"]["sum_squares(1, 2)"] if overhead else None
     target(
-        "awaited trivial native job / run_in_threadpool (sum_squares per call)",
-        overhead["calls"]["sum_squares(1, 2)"]["aio_over_threadpool"] if overhead else None,
+        "awaited trivial native job on the pool / run_in_threadpool (sum_squares per call)",
+        trivial["job_over_threadpool"] if trivial else None,
         0.5,
         "ratio",
     )
+    target(
+        "awaited trivial job of a separately built module / the same kernel built into gilfree"
+        " (sum_squares on the pool)",
+        trivial["kernelpkg_over_builtin_job"] if trivial else None,
+        1.10,
+        "ratio",
+    )
+    target(
+        "awaited trivial job of a separately built module / run_in_threadpool",
+        trivial["kernelpkg_job_over_threadpool"] if trivial else None,
+        0.5,
+        "ratio",
+    )
+    estimates = results.get("estimates")
+    for label, entry in (estimates or {}).get("kernels", {}).items():
+        target(
+            f"admission estimate of a kernel {label}: worst |estimate / measured cost - 1| from"
+            f" job {estimates['settle_jobs'] + 1} on",
+            entry["worst_after_settling"],
+            estimates["tolerance"],
+            "share",
+        )
+    if estimates is None:
+        target("admission estimate of a kernel declared ten times off", None, 0.2, "share")
     return targets
 
 
@@ -730,6 +891,8 @@ def run_benchmark(
     }
     if "overhead" in phases:
         results["call_overhead"] = measure_call_overhead(plan, threads)
+    if "estimates" in phases:
+        results["estimates"] = measure_estimates(plan, threads)
     if "cancel" in phases:
         results["cancellation"] = measure_cancellation(plan, threads)
     http_phases = [phase for phase in ("healthz", "small") if phase in phases]

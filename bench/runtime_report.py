@@ -160,6 +160,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     lines += _healthz_section(results)
     lines += _small_section(results)
     lines += _overhead_section(results)
+    lines += _estimates_section(results)
     lines += _cancel_section(results)
     services = results.get("services")
     if services:
@@ -315,30 +316,91 @@ def _freed(entry: dict[str, Any]) -> str:
     return duration(freed) + note
 
 
+_WAYS = {
+    "gilfree_job": "gilfree's kernel, on the pool",
+    "kernelpkg_job": "kernelpkg's, on the pool",
+    "gilfree_inline": "gilfree's, at once",
+    "kernelpkg_inline": "kernelpkg's, at once",
+    "threadpool": "run_in_threadpool",
+}
+
+
 def _overhead_section(results: dict[str, Any]) -> list[str]:
     measured = results.get("call_overhead")
     if not measured:
         return []
     rows = []
     for name, entry in measured["calls"].items():
+        us = entry["us"]
+        cells = [duration(us[way] / 1e3) if way in us else "-" for way in _WAYS]
+        separate = entry.get("kernelpkg_over_builtin_job")
         rows.append(
             [
                 f"`{name}`",
-                duration(entry["aio_us"] / 1e3),
-                duration(entry["threadpool_us"] / 1e3),
-                ratio(entry["aio_over_threadpool"]),
+                *cells,
+                ratio(entry["job_over_threadpool"]),
+                "-" if separate is None else ratio(separate),
             ]
         )
     return [
         "### Per-call cost of a trivial native job, in process",
         "",
-        f"Sequential awaits on one {measured['loop']} event loop, no HTTP:"
-        f" `await gilfree.aio.<call>` against `await run_in_threadpool(gilfree.<call>)`."
-        f" Median of {measured['repeats']} repeats of {measured['calls_per_repeat']:,} calls."
-        f" For scale, a plain synchronous `gilfree.sum_squares(1, 2)` costs"
-        f" {duration(measured['direct_sum_squares_us'] / 1e3)}.",
+        f"Sequential awaits on one {measured['loop']} event loop, no HTTP: `await"
+        " gilfree.aio.run(kernel, ...)` of gilfree's own kernel (`gilfree._kernels`) and of the"
+        " same kernel in a separately built module (kernelpkg, the test package of the public"
+        f" kernel API, built with {measured['kernelpkg_compiler']} against gilfree's CMake"
+        " package), against `await run_in_threadpool(gilfree.<call>)`. On the pool: every job"
+        " goes to a worker and back through the loop's completion queue (inline threshold 0);"
+        f" at once: jobs estimated at most {measured['inline_max_us']:g} us run on the loop's"
+        f" thread (the default). The two kernels take turns call by call, on the pool and at"
+        " once, as do the pool and at-once ways of process_numbers (a round trip's cost is mostly"
+        " two threads' wake-ups, which drift with the machine); run_in_threadpool runs on its own"
+        f" between them. Medians of {measured['repeats']} repeats of"
+        f" {measured['calls_per_repeat']:,} turns. For scale, a plain synchronous"
+        f" `gilfree.sum_squares(1, 2)` costs {duration(measured['direct_sum_squares_us'] / 1e3)}.",
         "",
-        *table(["call", "gilfree.aio", "run_in_threadpool", "aio / threadpool"], rows),
+        *table(["call", *_WAYS.values(), "pool / threadpool", "kernelpkg / gilfree (pool)"], rows),
+        "",
+    ]
+
+
+def _estimates_section(results: dict[str, Any]) -> list[str]:
+    measured = results.get("estimates")
+    if not measured:
+        return []
+    jobs = measured["jobs"]
+    rows = []
+    for label, entry in measured["kernels"].items():
+        converged = entry["converged_from_job"]
+        low, high = entry["measured_spread_ms"]
+        rows.append(
+            [
+                label,
+                *(f"{job['over_typical']:.2f}" for job in entry["series"]),
+                "never" if converged is None else f"job {converged}",
+                f"{duration(entry['typical_measured_ms'])} ({duration(low)} - {duration(high)})",
+            ]
+        )
+    return [
+        "### Admission's estimate of a kernel whose declared cost is ten times off",
+        "",
+        "In process, jobs one after another of kernelpkg's entropy declaring a tenth and ten times"
+        f" its cost (two kernels of their own, fresh: nothing measured before): {measured['words']}"
+        f" words of {measured['word_bytes']} bytes, {measured['rounds']} rounds each. Each cell is"
+        " the job's admission estimate over the kernel's measured cost (the median CPU time of"
+        " its jobs, which all do the same work; one job's own time varies with the machine's"
+        " speed, as the spread shows); the first job has only its declaration. Converged: every"
+        f" job from then on within {measured['tolerance']:.0%}.",
+        "",
+        *table(
+            [
+                "kernel",
+                *(f"job {i + 1}" for i in range(jobs)),
+                "converged from",
+                "measured (min - max)",
+            ],
+            rows,
+        ),
         "",
     ]
 
