@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 CPP_BUILD ?= build/cpp
 JOBS ?= $(shell nproc)
 CPP_SOURCES := $(shell find cpp include -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' \))
+# What clang-format keeps in shape: gilfree's C++ and the kernel modules built on it.
+FORMAT_SOURCES = $(CPP_SOURCES) $(filter %.cpp %.hpp,$(KERNEL_PACKAGE_SOURCES)) $(wildcard examples/*/*.cpp)
 BUILD_INPUTS := pyproject.toml CMakeLists.txt $(wildcard cmake/*) $(CPP_SOURCES)
 RUNTIME_STAMP := $(VENV)/.gilfree-runtime
 TEST_STAMP := $(VENV)/.gilfree-test
@@ -149,13 +151,13 @@ lint: $(TEST_STAMP) ## ruff, mypy --strict, clang-format check
 	$(BIN)/ruff check $(PY_PATHS)
 	$(BIN)/ruff format --check $(PY_PATHS)
 	$(BIN)/mypy --strict src/gilfree
-	$(BIN)/clang-format --dry-run --Werror $(CPP_SOURCES) $(filter %.cpp %.hpp,$(KERNEL_PACKAGE_SOURCES))
+	$(BIN)/clang-format --dry-run --Werror $(FORMAT_SOURCES)
 
 .PHONY: format
 format: $(TEST_STAMP) ## Format Python and C++ sources in place
 	$(BIN)/ruff format $(PY_PATHS)
 	$(BIN)/ruff check --fix $(PY_PATHS)
-	$(BIN)/clang-format -i $(CPP_SOURCES) $(filter %.cpp %.hpp,$(KERNEL_PACKAGE_SOURCES))
+	$(BIN)/clang-format -i $(FORMAT_SOURCES)
 
 .PHONY: wrk
 wrk: ## Install wrk (the HTTP load generator) if missing (apt-get, as root)
