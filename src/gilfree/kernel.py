@@ -16,7 +16,20 @@ from typing import Any
 
 from gilfree import _core
 
-__all__ = ["Kernel", "kernel_stats"]
+__all__ = ["OUTCOMES", "Kernel", "kernel_stats"]
+
+# The counts of a kernel's jobs in kernel_stats(): admitted to the workers, run at once, refused,
+# and how those that finished ended.
+OUTCOMES = (
+    "submitted",
+    "inline_runs",
+    "rejected",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "deadline_exceeded",
+)
+_SECONDS = ("declared_cpu_s", "estimated_cpu_s", "measured_cpu_s")
 
 
 class Kernel:
@@ -57,25 +70,11 @@ class Kernel:
 
     def stats(self) -> dict[str, int | float]:
         """This kernel's entry of ``kernel_stats()`` (zeros before its first job)."""
-        return kernel_stats().get(self.name, dict.fromkeys(_STAT_KEYS, 0))
+        empty: dict[str, int | float] = dict.fromkeys((*OUTCOMES, *_SECONDS), 0)
+        return kernel_stats().get(self.name, empty | {"correction": 1.0})
 
     def __repr__(self) -> str:
         return f"<gilfree.Kernel {self.name!r} ({self.__module__}.{self.__name__})>"
-
-
-_STAT_KEYS = (
-    "submitted",
-    "inline_runs",
-    "rejected",
-    "succeeded",
-    "failed",
-    "cancelled",
-    "deadline_exceeded",
-    "declared_cpu_s",
-    "estimated_cpu_s",
-    "measured_cpu_s",
-    "correction",
-)
 
 
 def kernel_stats() -> dict[str, dict[str, int | float]]:

@@ -20,6 +20,16 @@
 namespace nb = nanobind;
 
 namespace gilfree::bindings {
+namespace {
+
+void put_outcomes(nb::dict& out, const runtime::Outcomes& outcomes) {
+  out["succeeded"] = outcomes.succeeded;
+  out["failed"] = outcomes.failed;
+  out["cancelled"] = outcomes.cancelled;
+  out["deadline_exceeded"] = outcomes.deadline_exceeded;
+}
+
+}  // namespace
 
 void bind_runtime(nb::module_& m) {
   m.def(
@@ -68,10 +78,7 @@ void bind_runtime(nb::module_& m) {
         out["submitted"] = s.submitted;
         out["inline_runs"] = s.inline_runs;
         out["rejected"] = s.rejected;
-        out["succeeded"] = s.succeeded;
-        out["failed"] = s.failed;
-        out["cancelled"] = s.cancelled;
-        out["deadline_exceeded"] = s.deadline_exceeded;
+        put_outcomes(out, s);
         return out;
       },
       nb::sig("def executor_stats() -> dict[str, int | float]"),
@@ -86,10 +93,7 @@ void bind_runtime(nb::module_& m) {
           entry["submitted"] = s.submitted;
           entry["inline_runs"] = s.inline_runs;
           entry["rejected"] = s.rejected;
-          entry["succeeded"] = s.succeeded;
-          entry["failed"] = s.failed;
-          entry["cancelled"] = s.cancelled;
-          entry["deadline_exceeded"] = s.deadline_exceeded;
+          put_outcomes(entry, s);
           entry["declared_cpu_s"] = s.declared_cpu_s;
           entry["estimated_cpu_s"] = s.estimated_cpu_s;
           entry["measured_cpu_s"] = s.measured_cpu_s;

@@ -162,20 +162,25 @@ void Executor::admit_locked(KernelModel& kernel, double cost_s) {
   }
 }
 
+std::shared_ptr<Job> Executor::admit_job_locked(JobSpec spec) {
+  KernelModel& kernel = spec.kernel != nullptr ? *spec.kernel : unnamed_kernel();
+  admit_locked(kernel, spec.cost_s);
+  auto job = std::make_shared<Job>(next_id_++, std::move(spec));
+  job->admitted_correction_ = kernel.correction();
+  job->submitted_at_ = Clock::now();
+  ++active_jobs_;
+  add_queued_locked(kernel, job->spec_.cost_s);
+  return job;
+}
+
 std::shared_ptr<Job> Executor::submit(JobSpec spec) {
   std::shared_ptr<Job> job;
   {
     std::lock_guard lock(mu_);
-    KernelModel& kernel = spec.kernel != nullptr ? *spec.kernel : unnamed_kernel();
-    admit_locked(kernel, spec.cost_s);
-    job = std::make_shared<Job>(next_id_++, std::move(spec));
-    job->admitted_correction_ = kernel.correction();
-    job->submitted_at_ = Clock::now();
+    job = admit_job_locked(std::move(spec));
     ++submitted_;
-    kernel.count_submitted();
-    ++active_jobs_;
+    job->spec_.kernel->count_submitted();
     active_.insert(job.get());
-    add_queued_locked(kernel, job->spec_.cost_s);
     if (job->spec_.chunks > 0) {
       job->runnable_listed_ = true;
       runnable_.push_back(job);
@@ -196,19 +201,13 @@ std::shared_ptr<Job> Executor::run_inline(JobSpec spec) {
   std::shared_ptr<Job> job;
   {
     std::lock_guard lock(mu_);
-    KernelModel& kernel = spec.kernel != nullptr ? *spec.kernel : unnamed_kernel();
-    admit_locked(kernel, spec.cost_s);
-    job = std::make_shared<Job>(next_id_++, std::move(spec));
-    job->admitted_correction_ = kernel.correction();
+    job = admit_job_locked(std::move(spec));
     job->inline_ = true;
     ++inline_runs_;
-    kernel.count_inline();
-    ++active_jobs_;
-    add_queued_locked(kernel, job->spec_.cost_s);
+    job->spec_.kernel->count_inline();
   }
   const JobSpec& s = job->spec_;
-  const auto start = Clock::now();
-  job->submitted_at_ = start;
+  const auto start = job->submitted_at_;
   job->started_at_ = start;
   try {
     std::size_t stage = 0;
@@ -261,23 +260,7 @@ std::shared_ptr<Job> Executor::run_inline(JobSpec spec) {
 }
 
 void Executor::count_finished_locked(const Job& job, JobStatus status) {
-  switch (status) {
-    case JobStatus::kSucceeded:
-      ++succeeded_;
-      break;
-    case JobStatus::kFailed:
-      ++failed_;
-      break;
-    case JobStatus::kCancelled:
-      ++cancelled_;
-      break;
-    case JobStatus::kDeadlineExceeded:
-      ++deadline_exceeded_;
-      break;
-    case JobStatus::kQueued:
-    case JobStatus::kRunning:
-      break;
-  }
+  outcomes_.count(status);
   KernelModel& kernel = *job.spec_.kernel;
   const double declared = job.spec_.cost_s;
   const double measured = job.cpu_s();
@@ -525,10 +508,7 @@ ExecutorStats Executor::stats() const {
   s.submitted = submitted_;
   s.inline_runs = inline_runs_;
   s.rejected = rejected_;
-  s.succeeded = succeeded_;
-  s.failed = failed_;
-  s.cancelled = cancelled_;
-  s.deadline_exceeded = deadline_exceeded_;
+  static_cast<Outcomes&>(s) = outcomes_;
   return s;
 }
 

@@ -191,7 +191,7 @@ class Job {
   JobStatus status_ = JobStatus::kQueued;
 };
 
-struct ExecutorStats {
+struct ExecutorStats : Outcomes {
   unsigned threads = 0;
   unsigned busy_workers = 0;
   std::size_t active_jobs = 0;  // admitted and not finished
@@ -200,10 +200,6 @@ struct ExecutorStats {
   std::uint64_t submitted = 0;    // jobs admitted to the workers
   std::uint64_t inline_runs = 0;  // jobs run at once on the calling thread
   std::uint64_t rejected = 0;
-  std::uint64_t succeeded = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t cancelled = 0;
-  std::uint64_t deadline_exceeded = 0;
 };
 
 // A fixed set of worker threads created once. Idle workers take chunks from the active jobs in
@@ -249,6 +245,9 @@ class Executor {
   // Throws OverloadedError (counting a rejection) unless a job of `kernel` declared at `cost_s`
   // fits. Caller holds mu_.
   void admit_locked(KernelModel& kernel, double cost_s);
+  // Admits `spec` as a new active job (counted as queued work until it finishes). Caller holds
+  // mu_.
+  std::shared_ptr<Job> admit_job_locked(JobSpec spec);
   // Queued work: declared seconds of each kernel's admitted jobs, as each kernel's model now
   // estimates them. Caller holds mu_.
   [[nodiscard]] double queued_cpu_s_locked() const noexcept;
@@ -292,8 +291,8 @@ class Executor {
   bool accepting_ = true;
   bool stopping_ = false;  // workers exit once runnable_ is empty
   std::atomic<unsigned> busy_workers_{0};
-  std::uint64_t submitted_ = 0, inline_runs_ = 0, rejected_ = 0, succeeded_ = 0, failed_ = 0,
-                cancelled_ = 0, deadline_exceeded_ = 0;
+  std::uint64_t submitted_ = 0, inline_runs_ = 0, rejected_ = 0;
+  Outcomes outcomes_;
   std::mutex join_mu_;
   std::vector<std::thread> workers_;
 };

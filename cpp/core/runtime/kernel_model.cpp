@@ -28,26 +28,30 @@ void KernelModel::observe_running(double declared_s, double measured_s) noexcept
   }
 }
 
-void KernelModel::count_finished(JobStatus status, double declared_s, double estimated_s,
-                                 double measured_s) noexcept {
-  std::lock_guard lock(mu_);
+void Outcomes::count(JobStatus status) noexcept {
   switch (status) {
     case JobStatus::kSucceeded:
-      ++succeeded_;
+      ++succeeded;
       break;
     case JobStatus::kFailed:
-      ++failed_;
+      ++failed;
       break;
     case JobStatus::kCancelled:
-      ++cancelled_;
+      ++cancelled;
       break;
     case JobStatus::kDeadlineExceeded:
-      ++deadline_exceeded_;
+      ++deadline_exceeded;
       break;
     case JobStatus::kQueued:
     case JobStatus::kRunning:
       break;
   }
+}
+
+void KernelModel::count_finished(JobStatus status, double declared_s, double estimated_s,
+                                 double measured_s) noexcept {
+  std::lock_guard lock(mu_);
+  outcomes_.count(status);
   declared_total_ += declared_s;
   estimated_total_ += estimated_s;
   measured_total_ += measured_s;
@@ -61,10 +65,7 @@ KernelStats KernelModel::stats() const {
   s.rejected = rejected_.load(std::memory_order_relaxed);
   s.correction = correction();
   std::lock_guard lock(mu_);
-  s.succeeded = succeeded_;
-  s.failed = failed_;
-  s.cancelled = cancelled_;
-  s.deadline_exceeded = deadline_exceeded_;
+  static_cast<Outcomes&>(s) = outcomes_;
   s.declared_cpu_s = declared_total_;
   s.estimated_cpu_s = estimated_total_;
   s.measured_cpu_s = measured_total_;

@@ -13,15 +13,20 @@ namespace gilfree::runtime {
 
 enum class JobStatus : std::uint8_t;
 
-struct KernelStats {
-  std::string name;
-  std::uint64_t submitted = 0;    // jobs admitted to the workers
-  std::uint64_t inline_runs = 0;  // jobs run at once on the calling thread
-  std::uint64_t rejected = 0;
+// How finished jobs ended (an executor's, or a kernel's).
+struct Outcomes {
   std::uint64_t succeeded = 0;
   std::uint64_t failed = 0;
   std::uint64_t cancelled = 0;
   std::uint64_t deadline_exceeded = 0;
+  void count(JobStatus status) noexcept;
+};
+
+struct KernelStats : Outcomes {
+  std::string name;
+  std::uint64_t submitted = 0;    // jobs admitted to the workers
+  std::uint64_t inline_runs = 0;  // jobs run at once on the calling thread
+  std::uint64_t rejected = 0;
   double declared_cpu_s = 0;   // of finished jobs, as their kernel declared them
   double estimated_cpu_s = 0;  // of finished jobs, as admission estimated them
   double measured_cpu_s = 0;   // of finished jobs, measured on the threads that ran them
@@ -78,7 +83,7 @@ class KernelModel {
   mutable std::mutex mu_;
   double faded_declared_ = 0;  // guarded by mu_, as the rest
   double faded_measured_ = 0;
-  std::uint64_t succeeded_ = 0, failed_ = 0, cancelled_ = 0, deadline_exceeded_ = 0;
+  Outcomes outcomes_;
   double declared_total_ = 0, estimated_total_ = 0, measured_total_ = 0;
 };
 

@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 
 import gilfree
 from gilfree import aio, kernel_stats, wire
+from gilfree.kernel import OUTCOMES
 
 __all__ = ["RuntimeMetrics"]
 
@@ -63,15 +64,6 @@ class _ExecutorCollector(Collector):
         yield from _families("gilfree_executor", stats, {}, _GAUGES)
 
 
-_KERNEL_OUTCOMES = (
-    "submitted",
-    "inline_runs",
-    "rejected",
-    "succeeded",
-    "failed",
-    "cancelled",
-    "deadline_exceeded",
-)
 _KERNEL_SECONDS = {
     "declared_cpu_s": (
         "gilfree_kernel_declared_cpu_seconds",
@@ -112,7 +104,7 @@ class _KernelCollector(Collector):
             labels=["kernel"],
         )
         for name, stats in kernels.items():
-            for outcome in _KERNEL_OUTCOMES:
+            for outcome in OUTCOMES:
                 jobs.add_metric([name, outcome], stats[outcome])
             for key, family in seconds.items():
                 family.add_metric([name], stats[key])
