@@ -56,8 +56,10 @@ enum {
   GF_ERROR_NO_MEMORY = 3      /* MemoryError */
 };
 
-/* What comes after a stage: `chunks` more (0: the job is done), and the job's estimated CPU
- * seconds from now on (negative: unchanged; more than it was admitted with is ignored). */
+/* What comes after a stage: `chunks` more (0: the job is done), and the whole job's estimated CPU
+ * seconds, now better known (negative: unchanged; more than it was admitted with is ignored).
+ * Admission holds the lower cost from then on, and the job's measured CPU time is compared with
+ * it. */
 typedef struct gf_stage {
   size_t chunks;
   double cost_s;

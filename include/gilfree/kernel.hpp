@@ -23,7 +23,8 @@
 //   every kernel alike; the runtime measures each kernel's chunks and corrects its estimates, so
 //   a guess wrong by a constant factor costs a few jobs, not a flood.
 // - next_stage(finished) runs once every chunk of stage `finished` has run (on the worker that
-//   finished the last one): it returns the next stage's chunks (0: done) and may lower the cost.
+//   finished the last one): it returns the next stage's chunks (0: done) and may revise the whole
+//   job's cost downwards, once it knows better (a request parsed: its numbers counted).
 // - A job's object lives from its submission until its last chunk has returned and its result
 //   has been taken; it is then destroyed, with the GIL held. Read-only state shared by many jobs
 //   (an index loaded once) is held as a gilfree::Shared<T>: every job that reads it keeps it
@@ -95,7 +96,8 @@ class Chunk {
   gf_chunk* context_;
 };
 
-// A job's next stage: `chunks` more (0: the job is done) and, optionally, its lower cost.
+// A job's next stage: `chunks` more (0: the job is done) and, optionally, the whole job's cost as
+// it is now better known (only a lower one is taken).
 struct Stage {
   std::size_t chunks = 0;
   std::optional<double> cost_s;

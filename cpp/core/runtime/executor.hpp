@@ -74,9 +74,10 @@ class CompletionSink {
   virtual void job_finished(const std::shared_ptr<Job>& job) noexcept = 0;
 };
 
-// What comes after a stage of a job: `chunks` more (0: the job is done), and the job's declared
-// cost from now on (none: unchanged; a larger value than the current one is ignored, so that a job
-// never takes more of the queue than it was admitted with).
+// What comes after a stage of a job: `chunks` more (0: the job is done), and the whole job's
+// declared cost as now better known (none: unchanged; a larger value than the current one is
+// ignored, so that a job never takes more of the queue than it was admitted with). The job's
+// measured CPU time is compared with the final declaration.
 struct StagePlan {
   std::size_t chunks = 0;
   std::optional<double> cost_s;
