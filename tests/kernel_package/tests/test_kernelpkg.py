@@ -320,20 +320,35 @@ def test_a_thousand_awaits_with_random_cancellations_settle(documents: list[str]
     assert gilfree.executor_stats()["queued_cpu_s"] == 0
 
 
-def test_a_job_whose_caller_is_collected_is_cancelled_and_released() -> None:
+def test_a_job_whose_loop_is_collected_is_cancelled_and_released() -> None:
     cancelled = gilfree.executor_stats()["cancelled"]
     loop = asyncio.new_event_loop()
+    jobs: list[aio.Job] = []
 
     async def start() -> None:
-        aio.submit(kernelpkg.entropy, ["abc" * 100] * 8, rounds=ENDLESS_ROUNDS)
+        jobs.append(aio.submit(kernelpkg.entropy, ["abc" * 100] * 8, rounds=ENDLESS_ROUNDS))
 
     loop.run_until_complete(start())
     assert kernelpkg.live_jobs() == 1
     loop.close()
     del loop
+    jobs.clear()
     gc.collect()  # the loop, its bridge and the job's handle go: the job is cancelled, freed
     until(lambda: gilfree.executor_stats()["active_jobs"] == 0, timeout=2)
     assert gilfree.executor_stats()["cancelled"] == cancelled + 1
+    assert kernelpkg.live_jobs() == 0
+
+
+def test_a_job_nobody_awaits_any_more_is_cancelled() -> None:
+    async def main() -> None:
+        cancelled = gilfree.executor_stats()["cancelled"]
+        aio.submit(kernelpkg.entropy, ["abc" * 100] * 8, rounds=ENDLESS_ROUNDS)  # dropped at once
+        while gilfree.executor_stats()["cancelled"] == cancelled:
+            await asyncio.sleep(0.001)
+        while aio.pending_jobs():
+            await asyncio.sleep(0.001)
+
+    asyncio.run(asyncio.wait_for(main(), 10))
     assert kernelpkg.live_jobs() == 0
 
 
