@@ -1,5 +1,6 @@
 """Prometheus metrics of the native runtime: job counters, gauges, queue-wait and run histograms,
-every kernel's jobs and estimated against measured CPU time, and the wire path's buffer cache."""
+every kernel's jobs and estimated against measured CPU time, the jobs of every route, and the wire
+path's buffer cache."""
 
 from __future__ import annotations
 
@@ -152,10 +153,21 @@ class RuntimeMetrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self.route_jobs = Histogram(
+            "gilfree_route_job_seconds",
+            "Seconds a route waited for a kernel's job (submission to answer), by how it ended:"
+            " a job status, or 'disconnected' when the client left first.",
+            ["route", "kernel", "outcome"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
 
     def observe(self, kernel: str, status: str, queue_wait_s: float, run_s: float) -> None:
         self.queue_wait.labels(kernel, status).observe(queue_wait_s)
         self.run_time.labels(kernel, status).observe(run_s)
+
+    def observe_route(self, route: str, kernel: str, outcome: str, seconds: float) -> None:
+        self.route_jobs.labels(route, kernel, outcome).observe(seconds)
 
     def start(self) -> None:
         aio.add_observer(self.observe)

@@ -11,6 +11,7 @@ from starlette.types import Message
 
 import gilfree
 from gilfree.errors import Cancelled, GilfreeError, InvalidInput
+from gilfree.fastapi import Runner
 from gilfree.server.limits import BodySizeLimit
 
 MakeClient = Callable[..., TestClient]  # the make_client fixture (conftest.py)
@@ -178,7 +179,7 @@ def test_library_errors_map_to_statuses(
     status: int,
     retry_after: str | None,
 ) -> None:
-    async def failing(numbers: Any, iterations: int = 1000, **_: Any) -> Any:
+    async def failing(self: Runner, kernel: Any, *args: Any, **kwargs: Any) -> Any:
         raise error
 
     submit = gilfree.wire.submit_numbers_request
@@ -189,8 +190,9 @@ def test_library_errors_map_to_statuses(
 
         def __init__(self, job: gilfree.aio.Job) -> None:
             self.job = job
-            self.done = job.done
-            self.estimated_cpu_s = job.estimated_cpu_s
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.job, name)
 
         def __await__(self) -> Generator[Any, None, Any]:
             answered = yield from self.job.__await__()
@@ -203,7 +205,7 @@ def test_library_errors_map_to_statuses(
 
     # The native path, answering at once or as a job.
     monkeypatch.setattr(gilfree.wire, "submit_numbers_request", failing_submit)
-    monkeypatch.setattr(gilfree.aio, "process_numbers", failing)  # the pydantic path
+    monkeypatch.setattr(Runner, "__call__", failing)  # the pydantic path
     for numbers in ([1], ["1"]):
         response = make_client().post("/process-numbers", json={"numbers": numbers})
         assert response.status_code == status
@@ -214,10 +216,10 @@ def test_library_errors_map_to_statuses(
 def test_invalid_input_from_the_library_is_422_naming_the_element(
     make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def refusing(numbers: list[int], iterations: int = 1000, **_: Any) -> list[int]:
+    async def refusing(self: Runner, kernel: Any, *args: Any, **kwargs: Any) -> Any:
         raise InvalidInput("element 1 is not acceptable", index=1)
 
-    monkeypatch.setattr(gilfree.aio, "process_numbers", refusing)
+    monkeypatch.setattr(Runner, "__call__", refusing)
     # A coerced value ("6") takes the pydantic path, whose errors name the element.
     response = make_client().post("/process-numbers", json={"numbers": [5, "6", 7]})
     assert response.status_code == 422
@@ -236,10 +238,10 @@ def test_invalid_input_from_the_library_is_422_naming_the_element(
 def test_invalid_input_without_an_index_is_422_at_the_body(
     make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def refusing(a: int, b: int, **_: Any) -> int:
+    async def refusing(self: Runner, kernel: Any, *args: Any, **kwargs: Any) -> Any:
         raise InvalidInput("refused")
 
-    monkeypatch.setattr(gilfree.aio, "sum_squares", refusing)
+    monkeypatch.setattr(Runner, "__call__", refusing)
     response = make_client().get("/sum-squares")
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body"]

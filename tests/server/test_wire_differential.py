@@ -70,8 +70,9 @@ def spy() -> Iterator[PathSpy]:
 
         def __init__(self, job: aio.Job) -> None:
             self.job = job
-            self.done = job.done
-            self.estimated_cpu_s = job.estimated_cpu_s
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.job, name)
 
         def __await__(self) -> Generator[Any, None, Any]:
             request = yield from self.job.__await__()

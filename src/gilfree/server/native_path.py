@@ -2,7 +2,8 @@
 
 The body is read into native memory and handed to one native job (``gilfree.wire``) that takes
 the numbers, checks the limits, processes them and writes the answer; the event loop only awaits
-it, and the answer's memory becomes the response body without a copy. A JSON body the strict
+it (through gilfree.fastapi's Runner, as any route does), and the answer's memory becomes the
+response body without a copy. A JSON body the strict
 parser does not take as canonical, and unusual query or header values, go to FastAPI's own
 handler, so acceptance and error bodies are FastAPI's. Bodies of ``application/octet-stream``
 (little-endian int64) are served here entirely, and so is a binary answer when ``Accept`` asks
@@ -11,12 +12,11 @@ for ``application/octet-stream``.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sys
 from array import array
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,66 +26,29 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from gilfree import wire
+from gilfree.fastapi import CLIENT_CLOSED_REQUEST, ClientDisconnected, Runner
 from gilfree.server.limits import content_length
 from gilfree.server.settings import Settings
 
 __all__ = [
-    "CLIENT_CLOSED_REQUEST",
     "JSON",
     "OCTET_STREAM",
-    "WATCHED_CPU_S",
-    "ClientDisconnected",
     "NativeBodyRoute",
     "binary_response",
     "make_fast_path",
     "too_many_numbers",
     "too_much_work",
-    "until_disconnected",
     "wants_binary",
 ]
 
 JSON = "application/json"
 OCTET_STREAM = "application/octet-stream"
-# Status for a request whose client went away before its answer (nginx's convention); nobody
-# reads it, but access logs and metrics do.
-CLIENT_CLOSED_REQUEST = 499
 # What the fast path takes as is; anything else is left to FastAPI's validation.
 _CANONICAL_INT = re.compile(r"0|[1-9][0-9]{0,17}")
 _CANONICAL_SECONDS = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?")
 _CANONICAL_QUERY = re.compile(rb"iterations=([0-9]{1,18})")
 
-# Estimated CPU seconds (the admission estimate, a bound taken before the body is parsed) above
-# which a native job is watched and cancelled if its client goes away. Below it the work lasts a
-# couple of milliseconds of one core at most, less than a cancellation could save, while watching
-# costs every request a task and a wait (~30 us of the loop's time).
-WATCHED_CPU_S = 2e-3
-
-T = TypeVar("T")
 FastPath = Callable[[Request], Awaitable[Response | None]]
-
-
-class ClientDisconnected(Exception):  # noqa: N818 - an event, not an error of ours
-    """The client closed the connection before its answer was ready."""
-
-
-async def _disconnected(request: Request) -> None:
-    # The body has been read, so the next ASGI message can only be the disconnect.
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-
-
-async def until_disconnected(request: Request, work: Awaitable[T]) -> T:
-    """Awaits ``work``, cancelling it (and so its native jobs) if the client goes away first."""
-    job = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(request))
-    try:
-        await asyncio.wait((job, watcher), return_when=asyncio.FIRST_COMPLETED)
-        if job.done():
-            return job.result()
-        raise ClientDisconnected
-    finally:
-        watcher.cancel()
-        job.cancel()
 
 
 def too_many_numbers(count: int, settings: Settings) -> HTTPException:
@@ -183,17 +146,18 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
 
     def binary_parameters(request: Request) -> tuple[int, float]:
         """iterations and timeout of an octet-stream request, validated as FastAPI would (every
-        bad parameter reported in one 422)."""
+        bad parameter reported in one 422, the runner's header first, as FastAPI validates a
+        dependency's parameters before the endpoint's)."""
         errors: list[Any] = []
-        iterations = canonical_iterations(request)
-        if iterations is None:
-            raw = request.query_params.getlist("iterations")[-1]
-            iterations = validated(iterations_type, raw, ("query", "iterations"), errors)
         timeout_s = canonical_timeout(request)
         if timeout_s is None:
             raw = request.headers.getlist("x-request-timeout")[-1]
             header = validated(timeout_type, raw, ("header", "x-request-timeout"), errors)
             timeout_s = None if header is None else min(header, settings.request_timeout_s)
+        iterations = canonical_iterations(request)
+        if iterations is None:
+            raw = request.query_params.getlist("iterations")[-1]
+            iterations = validated(iterations_type, raw, ("query", "iterations"), errors)
         if errors or iterations is None or timeout_s is None:
             raise RequestValidationError(errors)
         declared = content_length(request.scope)
@@ -253,10 +217,9 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
                 ),
                 timeout=timeout_s,
             )
-            if not job.done and job.estimated_cpu_s > WATCHED_CPU_S:
-                answered = await until_disconnected(request, job)
-            else:  # answered at once, or over before a disconnect watcher would pay for itself
-                answered = await job
+            # As any route awaits a job (watched for a disconnect when it is worth it, recorded
+            # under the route), with the deadline read here.
+            answered = await Runner.of(request, timeout_s).wait(job)
         except (ClientDisconnect, ClientDisconnected):
             return Response(status_code=CLIENT_CLOSED_REQUEST)
         outcome = answered.outcome

@@ -1,4 +1,5 @@
-"""HTTP routes: the two kernels, their deprecated original paths, health and metrics."""
+"""HTTP routes: the two kernels and their deprecated original paths, on gilfree.fastapi's runner
+(health and metrics come with gilfree.fastapi.setup)."""
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoint signatures at runtime and
 # they refer to limits that exist only inside build_router.
@@ -7,24 +8,20 @@ import json
 from array import array
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from gilfree import INT64_MAX, INT64_MIN, aio
+from gilfree import INT64_MAX, INT64_MIN, _kernels
 from gilfree.errors import InvalidInput
-from gilfree.server.metrics import RuntimeMetrics
+from gilfree.fastapi import Run
 from gilfree.server.native_path import (
-    CLIENT_CLOSED_REQUEST,
     OCTET_STREAM,
-    ClientDisconnected,
     binary_response,
     make_fast_path,
     too_many_numbers,
     too_much_work,
-    until_disconnected,
     wants_binary,
 )
 from gilfree.server.settings import Settings
@@ -33,7 +30,6 @@ __all__ = [
     "DEFAULT_ITERATIONS",
     "INT64_FORMAT",
     "ErrorDetail",
-    "HealthResponse",
     "NumbersRequest",
     "NumbersResponse",
     "SumSquaresResponse",
@@ -59,10 +55,6 @@ class SumSquaresResponse(BaseModel):
     a: int
     b: int
     sum_of_squares: int = Field(description="Exactly a*a + b*b; it can reach 2**127.")
-
-
-class HealthResponse(BaseModel):
-    status: str
 
 
 class ErrorDetail(BaseModel):
@@ -107,7 +99,7 @@ def _json(content: dict[str, Any]) -> Response:
     return Response(body, media_type="application/json")
 
 
-def build_router(settings: Settings, metrics: RuntimeMetrics) -> APIRouter:
+def build_router(settings: Settings) -> APIRouter:
     """The service's routes, with the limits of ``settings`` built into their validation."""
     router = APIRouter()
     default_iterations = min(DEFAULT_ITERATIONS, settings.max_iterations)
@@ -115,6 +107,7 @@ def build_router(settings: Settings, metrics: RuntimeMetrics) -> APIRouter:
     async def process_numbers(
         request: Request,
         body: NumbersRequest,
+        run: Run,
         iterations: Annotated[
             int,
             Query(
@@ -123,10 +116,6 @@ def build_router(settings: Settings, metrics: RuntimeMetrics) -> APIRouter:
                 description="Steps applied to each number (the original workload used 1000).",
             ),
         ] = default_iterations,
-        x_request_timeout: Annotated[
-            float | None,
-            Header(gt=0, description="Seconds; shortens the request's deadline, never extends it."),
-        ] = None,
     ) -> Response:
         # Reached for bodies the native path leaves to pydantic (coerced values such as "12"
         # or 1.0), and for invalid ones, which FastAPI answers with 422 before this runs.
@@ -136,26 +125,20 @@ def build_router(settings: Settings, metrics: RuntimeMetrics) -> APIRouter:
             raise too_many_numbers(count, settings)
         if count * iterations > settings.max_work:
             raise too_much_work(count, iterations, settings)
-        timeout_s = settings.request_timeout_s
-        if x_request_timeout is not None:
-            timeout_s = min(timeout_s, x_request_timeout)
         try:
-            result = await until_disconnected(
-                request, aio.process_numbers(numbers, iterations, timeout=timeout_s)
-            )
+            result = await run(_kernels.process_numbers_list, numbers, iterations)
         except InvalidInput as exc:
             raise _numbers_error(exc, numbers) from exc
-        except ClientDisconnected:
-            return Response(status_code=CLIENT_CLOSED_REQUEST)
         if wants_binary(request):
             return binary_response(array("q", result))
         return _json({"original_count": count, "processed_result": result})
 
     async def sum_squares(
+        run: Run,
         a: Annotated[int, Query(ge=INT64_MIN, le=INT64_MAX, json_schema_extra=INT64_FORMAT)] = 5,
         b: Annotated[int, Query(ge=INT64_MIN, le=INT64_MAX, json_schema_extra=INT64_FORMAT)] = 10,
     ) -> Response:
-        total = await aio.sum_squares(a, b, timeout=settings.request_timeout_s)
+        total = await run(_kernels.sum_squares, a, b)
         return _json({"a": a, "b": b, "sum_of_squares": total})
 
     numbers_route = make_fast_path(settings, default_iterations)
@@ -181,19 +164,6 @@ def build_router(settings: Settings, metrics: RuntimeMetrics) -> APIRouter:
             deprecated=deprecated,
             summary="Exact a*a + b*b of two int64",
         )
-
-    @router.get("/healthz", response_model=HealthResponse, summary="Liveness probe")
-    async def healthz() -> Response:
-        return _json({"status": "ok"})
-
-    @router.get(
-        "/metrics",
-        response_class=Response,
-        summary="Prometheus metrics of the native runtime",
-        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
-    )
-    async def prometheus_metrics() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
 
