@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
-from starlette.types import Message
 
 import gilfree
 from gilfree import _kernels
 from gilfree.fastapi import Run, RuntimeSettings, runner, setup
+from tests.server.conftest import asgi_request, asgi_scope
 
 ENDLESS = 10**9  # iterations that no test waits for
 
@@ -137,38 +137,8 @@ async def _call(
     gone: asyncio.Event | None = None,
 ) -> tuple[int, dict[bytes, bytes], bytes]:
     """One ASGI request, whose client disconnects once ``gone`` is set."""
-    sent: list[Message] = []
-    read = False
-
-    async def receive() -> Message:
-        nonlocal read
-        if not read:
-            read = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await (gone or asyncio.Event()).wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": query,
-        "headers": [(b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
-    await app(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], dict(start["headers"]), content
+    scope = asgi_scope(method, path, query, [(b"content-type", b"application/json")])
+    return await asgi_request(app, scope, body, gone)
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:

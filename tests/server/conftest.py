@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.types import Message
 
 from gilfree.server import Settings, create_app
 
@@ -41,17 +43,49 @@ def make_client() -> Iterator[MakeClient]:
 
 def asgi_post_scope(query_string: bytes, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
     """The ASGI scope of a POST /process-numbers, for tests that drive the app directly."""
+    return asgi_scope("POST", "/process-numbers", query_string, headers)
+
+
+def asgi_scope(
+    method: str, path: str, query_string: bytes, headers: list[tuple[bytes, bytes]]
+) -> dict[str, Any]:
+    """The ASGI scope of a request, for tests that drive an app directly."""
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "POST",
+        "method": method,
         "scheme": "http",
-        "path": "/process-numbers",
-        "raw_path": b"/process-numbers",
+        "path": path,
+        "raw_path": path.encode(),
         "root_path": "",
         "query_string": query_string,
         "headers": headers,
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
+
+
+async def asgi_request(
+    app: Any, scope: dict[str, Any], body: bytes, gone: asyncio.Event | None = None
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    """Sends one request straight to ``app``: the whole ``body``, then a disconnect once ``gone``
+    is set (never, without it). Returns the status, headers and body of the answer."""
+    sent: list[Message] = []
+    read = False
+
+    async def receive() -> Message:
+        nonlocal read
+        if not read:
+            read = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await (gone or asyncio.Event()).wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], dict(start["headers"]), content

@@ -12,12 +12,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from starlette.types import Message
 
 import gilfree
 from gilfree import reference
 from gilfree.server import create_app
-from tests.server.conftest import asgi_post_scope, default_settings
+from tests.server.conftest import asgi_post_scope, asgi_request, default_settings
 
 MakeClient = Callable[..., TestClient]
 
@@ -146,31 +145,17 @@ async def test_client_disconnect_cancels_the_native_job() -> None:
     app = create_app(default_settings(**ROOMY))
     body = json.dumps(HUGE).encode()
     gone = asyncio.Event()
-    sent: list[Message] = []
-    body_read = False
-
-    async def receive() -> Message:
-        nonlocal body_read
-        if not body_read:
-            body_read = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await gone.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
     scope = asgi_post_scope(HUGE_QUERY.encode(), [(b"content-type", b"application/json")])
     async with app.router.lifespan_context(app):
         cancelled = gilfree.executor_stats()["cancelled"]
-        request = asyncio.ensure_future(app(scope, receive, send))
+        request = asyncio.ensure_future(asgi_request(app, scope, body, gone))
         await until(huge_job_running)
         gone.set()
-        await asyncio.wait_for(request, 5)
+        status, _, _ = await asyncio.wait_for(request, 5)
         await until(lambda: gilfree.executor_stats()["active_jobs"] == 0)
         assert gilfree.executor_stats()["cancelled"] == cancelled + 1
         assert gilfree.executor_stats()["busy_workers"] == 0
-    assert sent[0]["status"] == 499
+    assert status == 499
 
 
 @pytest.mark.anyio
