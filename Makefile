@@ -9,7 +9,8 @@ CPP_BUILD ?= build/cpp
 JOBS ?= $(shell nproc)
 CPP_SOURCES := $(shell find cpp include -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' \))
 # What clang-format keeps in shape: gilfree's C++ and the kernel modules built on it.
-FORMAT_SOURCES = $(CPP_SOURCES) $(filter %.cpp %.hpp,$(KERNEL_PACKAGE_SOURCES)) $(wildcard examples/*/*.cpp)
+FORMAT_SOURCES = $(CPP_SOURCES) $(filter %.cpp %.hpp,$(KERNEL_PACKAGE_SOURCES)) $(wildcard examples/*/*.cpp) \
+	$(wildcard src/gilfree/templates/*/src/*/*.cpp)
 BUILD_INPUTS := pyproject.toml CMakeLists.txt $(wildcard cmake/*) $(CPP_SOURCES)
 RUNTIME_STAMP := $(VENV)/.gilfree-runtime
 TEST_STAMP := $(VENV)/.gilfree-test
@@ -57,6 +58,15 @@ $(KERNEL_PACKAGE_CLANG_STAMP): $(TEST_STAMP) $(KERNEL_PACKAGE_SOURCES) | clang
 	rm -rf $(KERNEL_PACKAGE_CLANG)/site
 	$(PIP) install --no-build-isolation --no-deps --target $(KERNEL_PACKAGE_CLANG)/site \
 		-Cbuild-dir=$(abspath $(KERNEL_PACKAGE_CLANG))/build -Ccmake.define.CMAKE_CXX_COMPILER=clang++ $(KERNEL_PACKAGE)
+	@touch $@
+
+# A wheel of the gilfree under test, built from the editable install's CMake tree (so it costs a
+# re-link at most): tests/test_scaffold.py makes a project from it with `gilfree new --gilfree`.
+WHEEL_DIR := build/wheel
+WHEEL_STAMP := $(WHEEL_DIR)/.stamp
+$(WHEEL_STAMP): $(RUNTIME_STAMP) $(shell find src/gilfree -type f -not -name '*.pyc')
+	rm -rf $(WHEEL_DIR)
+	$(PIP) wheel --no-build-isolation --no-deps -Cbuild-dir=build/py-{wheel_tag} -w $(WHEEL_DIR) .
 	@touch $@
 
 $(BENCH_STAMP): $(RUNTIME_STAMP)
@@ -141,8 +151,8 @@ fuzz: clang ## Fuzz the wire parser and request (libFuzzer, ASan, UBSan) for FUZ
 		-print_final_stats=1 build/fuzz/corpus cpp/fuzz/seeds
 
 .PHONY: test-py
-test-py: $(TEST_STAMP) $(KERNEL_PACKAGE_STAMP) $(KERNEL_PACKAGE_CLANG_STAMP) ## Run the Python tests (unit, property, HTTP, end to end, kernelpkg with gcc and clang)
-	$(BIN)/python -m pytest
+test-py: $(TEST_STAMP) $(KERNEL_PACKAGE_STAMP) $(KERNEL_PACKAGE_CLANG_STAMP) $(WHEEL_STAMP) ## Run the Python tests (unit, property, HTTP, end to end, kernelpkg with gcc and clang, gilfree new)
+	GILFREE_TEST_WHEEL="$$(ls $(abspath $(WHEEL_DIR))/gilfree-*.whl)" $(BIN)/python -m pytest
 	KERNELPKG_EXPECT_COMPILER=clang PYTHONPATH=$(abspath $(KERNEL_PACKAGE_CLANG)/site) \
 		$(BIN)/python -m pytest -q -p no:cacheprovider $(KERNEL_PACKAGE)/tests
 

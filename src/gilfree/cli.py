@@ -1,5 +1,6 @@
-"""The gilfree command line: `gilfree serve` runs the service, `gilfree info` describes it, and
-`--cmake-dir` / `--include-dir` locate the kernel API for builds (also as `python -m gilfree`)."""
+"""The gilfree command line: `gilfree serve` runs the service, `gilfree new` makes a project of
+one's own kernel, `gilfree info` describes the build, and `--cmake-dir` / `--include-dir` locate
+the kernel API for builds (also as `python -m gilfree`)."""
 
 from __future__ import annotations
 
@@ -98,6 +99,23 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new(args: argparse.Namespace) -> int:
+    from gilfree import scaffold
+
+    try:
+        source = scaffold.source_of(args.gilfree)
+        target = scaffold.new_project(args.name, Path(args.dir), source)
+    except scaffold.ScaffoldError as exc:
+        print(f"gilfree new: {exc}", file=sys.stderr)
+        return 2
+    print(f"made {target}, built against {source.describe()}")
+    print("next:")
+    print(f"  cd {target}")
+    print("  make test    # builds the kernel module against that gilfree, runs the tests")
+    print("  make serve   # serves it on 127.0.0.1:8000")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gilfree", description=__doc__)
     where = parser.add_mutually_exclusive_group()
@@ -123,6 +141,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve)
 
+    new = commands.add_parser(
+        "new", help="make a project: a C++ kernel, a FastAPI app, tests and a Makefile"
+    )
+    new.add_argument("name", help="the project's name (its module: lower case, '-' as '_')")
+    new.add_argument("--dir", default=".", help="the folder to make it in (default: here)")
+    new.add_argument(
+        "--gilfree",
+        default="installed",
+        metavar="SOURCE",
+        help="where the project's gilfree comes from: 'installed' (this one, the default), a"
+        " gilfree wheel (.whl) or a gilfree source checkout",
+    )
+    new.set_defaults(run=_new)
+
     info = commands.add_parser("info", help="version, compiler, build type, SIMD sets, threads")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(run=_info)
@@ -140,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         return 0
     if args.command is None:
-        parser.error("a command (serve, info) or --cmake-dir / --include-dir is needed")
+        parser.error("a command (serve, new, info) or --cmake-dir / --include-dir is needed")
     result: int = args.run(args)
     return result
 
