@@ -83,6 +83,9 @@ $(RUST_PEER_STAMP): $(BENCH_STAMP) $(RUST_PEER_SOURCES)
 .PHONY: install
 install: $(RUNTIME_STAMP) ## Create .venv and build and install gilfree into it (editable)
 
+.PHONY: wheel
+wheel: $(WHEEL_STAMP) ## Build a gilfree wheel into build/wheel (for `gilfree new --gilfree WHEEL`)
+
 .PHONY: serve
 serve: $(RUNTIME_STAMP) ## Run the service on 127.0.0.1:8000 (GILFREE_* variables apply)
 	$(BIN)/gilfree serve

@@ -3,7 +3,6 @@ own `make test` and `make serve`, built against the gilfree under test."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -12,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -148,49 +148,113 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _make_test(project: Path) -> float:
+def _make_test(project: Path) -> tuple[float, str]:
     started = time.monotonic()
-    subprocess.run(["make", "-C", str(project), "test"], env=_clean_env(), check=True, timeout=900)
-    return time.monotonic() - started
+    result = subprocess.run(
+        ["make", "-C", str(project), "--no-print-directory", "test"],
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return time.monotonic() - started, result.stdout
 
 
-def _make_serve_answers(project: Path) -> None:
+GUIDE = ROOT / "docs" / "kernels.md"
+
+
+def _guide_sessions() -> list[list[str]]:
+    """The guide's console blocks, as lines."""
+    return [b.splitlines() for b in re.findall(r"```console\n(.*?)```", GUIDE.read_text(), re.S)]
+
+
+def _shown_after(session: list[str], command: str) -> list[str]:
+    """What the guide shows a command printing (up to the next command)."""
+    at = session.index(f"$ {command}") + 1
+    end = next((i for i in range(at, len(session)) if session[i].startswith("$ ")), len(session))
+    return session[at:end]
+
+
+def _same_site(text: str) -> str:
+    return re.sub(r"the gilfree installed in \S+", "the gilfree installed in SITE", text)
+
+
+def _recipes(output: str) -> list[str]:
+    """make's echoed commands and what they printed before pytest started, and pytest's verdict."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "test session starts" in line)
+    shown = [line.replace(sys.executable, "PYTHON") for line in lines[:start]]
+    verdict = [line for line in lines[start:] if re.search(r"collected|passed", line)]
+    return [*shown, *(re.sub(r" in [\d.]+s ", " ", line) for line in verdict)]
+
+
+_CURL = re.compile(r"curl -s (?:-H '([^:]+): ([^']+)' )?'?(http://127\.0\.0\.1:8000[^' ]*)'?(.*)")
+
+
+def _serve_the_guides_requests(project: Path, session: list[str]) -> None:
+    """Runs `make serve` and the guide's curl commands against it: each prints what the guide
+    shows."""
     port = _free_port()
     server = subprocess.Popen(
         ["make", "-C", str(project), "serve", f"PORT={port}"],
         env=_clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
         for _ in range(300):
             try:
-                url = f"http://127.0.0.1:{port}/primes?below=100"
-                with urllib.request.urlopen(url, timeout=2) as answer:
-                    assert json.loads(answer.read()) == {"below": 100, "count": 25}
-                    return
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()
+                break
             except OSError:
                 assert server.poll() is None, "make serve exited"
                 time.sleep(0.1)
-        raise AssertionError("make serve never answered")
+        for line in session:
+            found = _CURL.match(line.removeprefix("$ "))
+            if not found:
+                continue
+            header, value, url, rest = found.groups()
+            request = urllib.request.Request(
+                url.replace(":8000", f":{port}"), headers={header: value} if header else {}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:
+                    text = answer.read().decode()
+            except urllib.error.HTTPError as error:
+                text = error.read().decode()
+            if rest.startswith(" | grep "):
+                text = "\n".join(t for t in text.splitlines() if rest[len(" | grep ") :] in t)
+            assert text.splitlines() == _shown_after(session, line.removeprefix("$ ")), line
     finally:
         os.killpg(server.pid, signal.SIGINT)
         server.wait(timeout=30)
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
-def test_a_new_project_passes_its_make_test_and_serves(tmp_path: Path) -> None:
+@pytest.mark.skipif(not GUIDE.exists(), reason="runs from a source checkout")
+def test_the_guide_from_gilfree_new_to_a_served_route(tmp_path: Path) -> None:
+    new, build, serve = _guide_sessions()[:3]
     result = subprocess.run(
-        [sys.executable, "-m", "gilfree", "new", "demo-kernels", "--dir", str(tmp_path)],
+        [sys.executable, "-m", "gilfree", "new", "fastprimes"],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
     )
-    project = tmp_path / "demo-kernels"
-    assert f"made {project}" in result.stdout
-    seconds = _make_test(project)
+    assert (
+        _same_site(result.stdout).splitlines()
+        == _same_site("\n".join(_shown_after(new, "gilfree new fastprimes"))).splitlines()
+    )
+    project = tmp_path / "fastprimes"
+    seconds, output = _make_test(project)
     print(f"gilfree new to a passing make test: {seconds:.1f} s")
-    _make_serve_answers(project)
+    shown = "\n".join(_shown_after(build, "make test"))
+    shown = shown.replace("/work/main/.venv/bin/python", "PYTHON")  # the guide's interpreter
+    assert _recipes(output) == _recipes(shown)
+    _serve_the_guides_requests(project, serve)
 
 
 @pytest.mark.skipif(WHEEL is None, reason="GILFREE_TEST_WHEEL (set by make test) names the wheel")
