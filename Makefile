@@ -9,7 +9,7 @@ CPP_BUILD ?= build/cpp
 JOBS ?= $(shell nproc)
 CPP_SOURCES := $(shell find cpp include -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' \))
 # What clang-format keeps in shape: gilfree's C++ and the kernel modules built on it.
-FORMAT_SOURCES = $(CPP_SOURCES) $(filter %.cpp %.hpp,$(KERNEL_PACKAGE_SOURCES)) $(wildcard examples/*/*.cpp) \
+FORMAT_SOURCES = $(CPP_SOURCES) $(filter %.cpp %.hpp,$(KERNEL_PACKAGE_SOURCES)) $(wildcard examples/*/*.[ch]pp) \
 	$(wildcard src/gilfree/templates/*/src/*/*.cpp)
 BUILD_INPUTS := pyproject.toml CMakeLists.txt $(wildcard cmake/*) $(CPP_SOURCES)
 RUNTIME_STAMP := $(VENV)/.gilfree-runtime
@@ -19,7 +19,7 @@ RUST_PEER_STAMP := $(VENV)/.gilfree-rust-peer
 RUST_PEER_DIR := bench/peers/rust_peer
 RUST_PEER_SOURCES := $(wildcard $(RUST_PEER_DIR)/src/*.rs) $(addprefix $(RUST_PEER_DIR)/,Cargo.toml Cargo.lock build.rs pyproject.toml)
 BENCH_ARGS ?=
-PY_PATHS := src tests bench
+PY_PATHS := src tests bench examples/fuzzy_search
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
 .PHONY: help
@@ -67,6 +67,17 @@ WHEEL_STAMP := $(WHEEL_DIR)/.stamp
 $(WHEEL_STAMP): $(RUNTIME_STAMP) $(shell find src/gilfree -type f -not -name '*.pyc')
 	rm -rf $(WHEEL_DIR)
 	$(PIP) wheel --no-build-isolation --no-deps -Cbuild-dir=build/py-{wheel_tag} -w $(WHEEL_DIR) .
+	@touch $@
+
+# examples/fuzzy_search: a second workload built as a user builds it, into a folder of its own that
+# its tests (and its benchmark) put first on the path.
+FUZZY := examples/fuzzy_search
+FUZZY_SITE := build/fuzzy-search/site
+FUZZY_STAMP := build/fuzzy-search/.stamp
+$(FUZZY_STAMP): $(TEST_STAMP) $(addprefix $(FUZZY)/,fuzzy.cpp fuzzy.hpp CMakeLists.txt pyproject.toml)
+	rm -rf $(FUZZY_SITE)
+	$(PIP) install --no-build-isolation --no-deps --target $(FUZZY_SITE) \
+		-Cbuild-dir=$(abspath build/fuzzy-search/build) $(FUZZY)
 	@touch $@
 
 $(BENCH_STAMP): $(RUNTIME_STAMP)
@@ -143,6 +154,16 @@ clang: ## Install clang and libFuzzer if missing (apt-get, as root): the fuzzer 
 	   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev)) >/dev/null; fi; \
 	command -v clang++ >/dev/null || { echo "clang is needed: apt-get install clang libclang-rt-14-dev" >&2; exit 2; }
 
+# Debian's chromium and its driver, for the fuzzy-search page's browser test. Where they cannot be
+# installed the test is skipped, saying so, unless GILFREE_REQUIRE_BROWSER=1 (as in CI).
+.PHONY: chromium
+chromium: ## Install chromium and chromedriver if missing (apt-get, as root): the browser test
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && exit 0; \
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver || \
+	   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)) >/dev/null; fi; \
+	command -v chromedriver >/dev/null || echo "chromium and chromedriver are not installed (apt-get install chromium chromium-driver): the browser test will be skipped" >&2
+
 FUZZ_SECONDS ?= 60
 .PHONY: fuzz
 fuzz: clang ## Fuzz the wire parser and request (libFuzzer, ASan, UBSan) for FUZZ_SECONDS (default 60)
@@ -154,8 +175,9 @@ fuzz: clang ## Fuzz the wire parser and request (libFuzzer, ASan, UBSan) for FUZ
 		-print_final_stats=1 build/fuzz/corpus cpp/fuzz/seeds
 
 .PHONY: test-py
-test-py: $(TEST_STAMP) $(KERNEL_PACKAGE_STAMP) $(KERNEL_PACKAGE_CLANG_STAMP) $(WHEEL_STAMP) ## Run the Python tests (unit, property, HTTP, end to end, kernelpkg with gcc and clang, gilfree new)
+test-py: $(TEST_STAMP) $(KERNEL_PACKAGE_STAMP) $(KERNEL_PACKAGE_CLANG_STAMP) $(WHEEL_STAMP) $(FUZZY_STAMP) chromium ## Run the Python tests (unit, property, HTTP, end to end, kernelpkg with gcc and clang, gilfree new, the fuzzy-search example in Chromium)
 	GILFREE_TEST_WHEEL="$$(ls $(abspath $(WHEEL_DIR))/gilfree-*.whl)" $(BIN)/python -m pytest
+	FUZZY_SEARCH_SITE=$(abspath $(FUZZY_SITE)) $(BIN)/python -m pytest -q -p no:cacheprovider $(FUZZY)/tests
 	KERNELPKG_EXPECT_COMPILER=clang PYTHONPATH=$(abspath $(KERNEL_PACKAGE_CLANG)/site) \
 		$(BIN)/python -m pytest -q -p no:cacheprovider $(KERNEL_PACKAGE)/tests
 
@@ -184,6 +206,7 @@ bench: ## Every benchmark, then BENCHMARKS.md and its plots (~10 min; BENCH_ARGS
 	$(MAKE) bench-kernels
 	$(MAKE) bench-runtime
 	$(MAKE) bench-wire
+	$(MAKE) bench-fuzzy
 	$(MAKE) bench-report
 
 .PHONY: bench-peers
@@ -200,6 +223,10 @@ bench-runtime: $(BENCH_STAMP) $(KERNEL_PACKAGE_STAMP) wrk ## /healthz under load
 .PHONY: bench-wire
 bench-wire: $(BENCH_STAMP) ## JSON and octet-stream round trips vs the original FastAPI style
 	$(BIN)/python -m bench.wire_bench $(BENCH_ARGS)
+
+.PHONY: bench-fuzzy
+bench-fuzzy: $(BENCH_STAMP) $(FUZZY_STAMP) ## Fuzzy search vs rapidfuzz and pure Python; search as you type, served
+	PYTHONPATH=$(abspath $(FUZZY_SITE)):$(abspath $(FUZZY)) $(BIN)/python -m bench.fuzzy_bench $(BENCH_ARGS)
 
 .PHONY: bench-report
 bench-report: $(BENCH_STAMP) ## Assemble BENCHMARKS.md from bench/out (PNGs copied to bench/results)

@@ -1,0 +1,161 @@
+"""The search-as-you-type page in a real browser (Debian's chromium, headless, through
+chromedriver) against a real server process over a million titles: typing aborts the request in
+flight on every keystroke, the server cancels the superseded searches (its /metrics says so), and
+the page shows the answer to what was typed last.
+
+Skipped, saying why, where chromium or chromedriver is missing (``make chromium`` installs them
+with apt-get), unless ``GILFREE_REQUIRE_BROWSER=1`` (CI), where that is a failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+TYPED = "stainless steel water bottle"
+KEYSTROKE_S = 0.0  # send_keys alone takes a few ms a key: faster than a search of a million titles
+
+
+def _browser_missing() -> str | None:
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        return "chromium and chromedriver are not installed (make chromium installs them)"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -e '.[test]')"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    missing = _browser_missing()
+    if missing is not None:
+        if os.environ.get("GILFREE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"GILFREE_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(missing)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(fuzzy: ModuleType) -> Iterator[str]:
+    """``uvicorn app:app`` over the default corpus (a million titles), on two native threads."""
+    port = _free_port()
+    site = Path(fuzzy.__file__ or "").parent
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(site), str(EXAMPLE)]),
+        FUZZY_CORPUS_SIZE="1000000",
+        GILFREE_THREADS="2",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app:app", "--port", str(port), "--log-level", "warning"],
+        cwd=EXAMPLE,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None, "the server exited"
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _metrics(url: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    jobs = {
+        outcome: float(value)
+        for outcome, value in re.findall(
+            r'gilfree_kernel_jobs_total\{kernel="fuzzy\.search",outcome="(\w+)"\} (\S+)', text
+        )
+    }
+    active = re.search(r"^gilfree_executor_active_jobs (\S+)", text, re.M)
+    assert active is not None
+    return {**jobs, "active": float(active.group(1))}
+
+
+def _page_counts(browser: Any) -> dict[str, int]:
+    return {
+        name: int(browser.find_element("id", name).text)
+        for name in ("sent", "aborted", "completed")
+    }
+
+
+def test_typing_cancels_superseded_searches_and_shows_the_last(browser: Any, server: str) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server)
+    box = browser.find_element("id", "q")
+    before = _metrics(server)
+    for character in TYPED:
+        box.send_keys(character)
+        time.sleep(KEYSTROKE_S)
+    WebDriverWait(browser, 30).until(
+        lambda b: b.find_element("id", "results").get_attribute("data-query") == TYPED
+    )
+    counts = _page_counts(browser)
+    after = _metrics(server)
+
+    # Every keystroke sent a request; all but the ones answered before the next were aborted.
+    assert counts["sent"] == len(TYPED)
+    assert counts["aborted"] + counts["completed"] == counts["sent"]
+    assert counts["aborted"] >= 1  # about a third of them here
+    assert browser.find_element("id", "error").text == ""
+
+    # The server: every search job ended succeeded or cancelled, none is left running, and the
+    # superseded searches it had started were cancelled (at most one per aborted request).
+    started = after["submitted"] - before["submitted"]
+    succeeded = after["succeeded"] - before["succeeded"]
+    cancelled = after["cancelled"] - before["cancelled"]
+    assert after["failed"] == before["failed"]
+    assert started == succeeded + cancelled
+    assert 1 <= cancelled <= counts["aborted"]  # 6 to 8 of 10 to 12 here
+    assert succeeded >= counts["completed"]
+    assert after["active"] == 0
+
+    # What the page shows is the server's answer to what was typed.
+    query = urllib.parse.urlencode({"q": TYPED, "k": 10})
+    with urllib.request.urlopen(f"{server}/search?{query}", timeout=30) as answer:
+        expected = [hit["title"] for hit in json.loads(answer.read())["results"]]
+    shown = [e.text for e in browser.find_elements("css selector", "#results li .title")]
+    assert shown == expected
