@@ -425,12 +425,14 @@ def test_the_copy_of_sum_squares_agrees_with_gilfrees(a: int, b: int) -> None:
 
 def test_declarations_ten_times_off_are_corrected_after_a_few_jobs() -> None:
     words = ["abcdefgh" * 8] * 200
-    for kernel in (
-        kernelpkg.entropy,
-        kernelpkg.entropy_underdeclared,
-        kernelpkg.entropy_overdeclared,
-    ):
-        for _ in range(4):
+    # Interleaved, so that the three see the same machine (a shared VM's CPU time is noisy), and
+    # eight jobs each, so that what earlier tests ran of kernelpkg.entropy weighs 0.75**8 = 10 %.
+    for _ in range(8):
+        for kernel in (
+            kernelpkg.entropy,
+            kernelpkg.entropy_underdeclared,
+            kernelpkg.entropy_overdeclared,
+        ):
             asyncio.run(aio.run(kernel, words, rounds=50))
     stats = gilfree.kernel_stats()
     honest = stats["kernelpkg.entropy"]["correction"]
