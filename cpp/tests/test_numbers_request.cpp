@@ -2,7 +2,9 @@
 // pairing of formats; the outcomes that send a request elsewhere; cancellation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -258,21 +260,28 @@ TEST(NumbersRequest, CancelStopsItsWork) {
 TEST(NumbersRequest, ADeadlineStopsTheParse) {
   BufferCache cache(256 * kMiB);
   Executor executor(1);
-  // Tens of milliseconds of parsing (more in sanitizer builds), against a 1 ms deadline.
+  // Tens of milliseconds of parsing (more in sanitizer builds), against a 1 ms deadline. A whole
+  // parse and a stopped job run in turns, three times, and the quickest of each are compared:
+  // the machine's other load (ctest runs tests in parallel) slows one run, not three.
   const std::string body = json_body(mixed_values(3'000'000));
-  auto request = request_of(cache, body, {NumbersFormat::kJson, NumbersFormat::kJson, 1});
-  const auto parse_started = std::chrono::steady_clock::now();
-  ASSERT_EQ(gilfree::wire::parse_numbers_request(body, 3'000'000, cache).status,
-            gilfree::wire::ParseStatus::kOk);
-  const auto whole_parse = std::chrono::steady_clock::now() - parse_started;
-  const auto job_started = std::chrono::steady_clock::now();
-  const auto job = run_request(executor, request, false,
-                               gilfree::runtime::Clock::now() + std::chrono::milliseconds(1));
+  auto whole_parse = std::chrono::steady_clock::duration::max();
+  auto stopped_job = std::chrono::steady_clock::duration::max();
+  for (int i = 0; i < 3; ++i) {
+    const auto parse_started = std::chrono::steady_clock::now();
+    ASSERT_EQ(gilfree::wire::parse_numbers_request(body, 3'000'000, cache).status,
+              gilfree::wire::ParseStatus::kOk);
+    whole_parse = std::min(whole_parse, std::chrono::steady_clock::now() - parse_started);
+    auto request = request_of(cache, body, {NumbersFormat::kJson, NumbersFormat::kJson, 1});
+    const auto job_started = std::chrono::steady_clock::now();
+    const auto job = run_request(executor, request, false,
+                                 gilfree::runtime::Clock::now() + std::chrono::milliseconds(1));
+    stopped_job = std::min(stopped_job, std::chrono::steady_clock::now() - job_started);
+    EXPECT_EQ(job->status(), JobStatus::kDeadlineExceeded);
+    EXPECT_EQ(request->outcome(), RequestOutcome::kPending);
+    EXPECT_EQ(request->body(), body);  // untouched: nothing parsed is kept
+  }
   // Stopped within the parse, not after it: a small part of a whole parse's time.
-  EXPECT_LT(std::chrono::steady_clock::now() - job_started, whole_parse / 2);
-  EXPECT_EQ(job->status(), JobStatus::kDeadlineExceeded);
-  EXPECT_EQ(request->outcome(), RequestOutcome::kPending);
-  EXPECT_EQ(request->body(), body);  // untouched: nothing parsed is kept
+  EXPECT_LT(stopped_job, whole_parse / 2);
   EXPECT_EQ(executor.stats().queued_cpu_s, 0.0);
   EXPECT_EQ(executor.stats().active_jobs, 0U);
 }

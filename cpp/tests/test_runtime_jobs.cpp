@@ -227,19 +227,21 @@ TEST(Jobs, TheMeasuredCpuTimeOfAJobCorrectsItsKernel) {
   for (int i = 0; i < 3; ++i) {
     auto job = executor.submit(spinning_job(2, 5000us, nullptr, 1e-3, &kernel));
     job->wait();
-    EXPECT_GT(job->cpu_s(), 5e-3);  // the wall clock spun 10 ms; a busy machine preempts a little
+    // The wall clock spun 10 ms; a busy machine (ctest runs tests in parallel) preempts the
+    // spinning threads, by half at times: more than twice the declaration is what is certain.
+    EXPECT_GT(job->cpu_s(), 2e-3);
     if (i == 0) {
       EXPECT_DOUBLE_EQ(job->estimated_cpu_s(), 1e-3);  // nothing measured before it
     } else {
-      EXPECT_GT(job->estimated_cpu_s(), 5e-3);  // corrected by the first
+      EXPECT_GT(job->estimated_cpu_s(), 2e-3);  // corrected by the first
     }
   }
-  EXPECT_GT(kernel.correction(), 5.0);
+  EXPECT_GT(kernel.correction(), 2.0);
   EXPECT_LT(kernel.correction(), 13.0);
   const auto stats = kernel.stats();
   EXPECT_EQ(stats.succeeded, 3U);
   EXPECT_NEAR(stats.declared_cpu_s, 3e-3, 1e-12);
-  EXPECT_GT(stats.measured_cpu_s, 15e-3);
+  EXPECT_GT(stats.measured_cpu_s, 6e-3);
 }
 
 TEST(Jobs, SinkHearsEveryJobOnce) {
