@@ -98,6 +98,27 @@ def test_the_deadline_header_shortens_and_gives_504() -> None:
         assert bad.json()["detail"][0]["loc"] == ["header", "x-request-timeout"]
 
 
+@pytest.mark.parametrize(
+    ("value", "status"), [("0.5", 200), ("1e3", 200), ("null", 422), ("0", 422), ("", 422)]
+)
+def test_the_deadline_headers_schema_is_what_it_accepts(value: str, status: int) -> None:
+    app = make_app()
+    (header,) = [
+        p for p in app.openapi()["paths"]["/sum"]["get"]["parameters"] if p["in"] == "header"
+    ]
+    # Absent, or a number above 0: never null (a header cannot be).
+    assert header["name"] == "x-request-timeout"
+    assert not header["required"]
+    assert header["schema"] == {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "title": "X-Request-Timeout",
+    }
+    with TestClient(app) as client:
+        answer = client.get("/sum", params={"a": 1, "b": 2}, headers={"X-Request-Timeout": value})
+    assert answer.status_code == status
+
+
 def test_a_full_queue_is_503_with_retry_after() -> None:
     app = make_app(RuntimeSettings(threads=2, max_queued_cpu_s=1.0))
 

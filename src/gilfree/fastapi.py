@@ -35,7 +35,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, WithJsonSchema, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import gilfree
@@ -353,6 +353,8 @@ def runner(
     x_request_timeout: Annotated[
         float | None,
         Header(gt=0, description="Seconds; shortens the request's deadline, never extends it."),
+        # A header is absent or a number: `null` is not a value it can take.
+        WithJsonSchema({"type": "number", "exclusiveMinimum": 0}),
     ] = None,
 ) -> Runner:
     """The dependency behind ``Run``: a ``Runner`` for this request."""

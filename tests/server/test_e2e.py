@@ -211,3 +211,29 @@ def test_client_that_disconnects_stops_its_work(tmp_path: Path) -> None:
     processed = 'gilfree_job_run_seconds_count{kernel="process_numbers_request",status="succeeded"}'
     assert after.get(processed, 0) == before.get(processed, 0)  # parsed, never processed
     assert after["gilfree_executor_busy_workers"] == 0
+
+
+# The contract's own fuzzer: schemathesis generates requests from the served /openapi.json (valid
+# and invalid ones) and checks every answer against it: documented status codes, response
+# schemas and content types, no 5xx, invalid input refused and valid input accepted.
+SCHEMATHESIS_EXAMPLES = 25
+SCHEMATHESIS_SEED = 20261201
+SCHEMATHESIS = Path(__file__).resolve().parent / "schemathesis"
+
+
+def test_schemathesis_finds_no_departure_from_the_openapi_document(tmp_path: Path) -> None:
+    with serving(tmp_path / "server.log") as server:
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "st"), "--no-color",
+             "--config-file", str(SCHEMATHESIS / "schemathesis.toml"), "run",
+             f"{server.base_url}/openapi.json",
+             "--max-examples", str(SCHEMATHESIS_EXAMPLES), "--seed", str(SCHEMATHESIS_SEED),
+             "--workers", "1"],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env=dict(os.environ, SCHEMATHESIS_HOOKS=str(SCHEMATHESIS / "hooks.py")),
+        )  # fmt: skip
+        log = server.output()
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert "Traceback" not in log, log[-4000:]

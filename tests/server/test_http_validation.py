@@ -195,3 +195,17 @@ def test_bad_request_timeout_header_is_422(client: TestClient, value: str) -> No
     assert response.status_code == 422
     [error] = response.json()["detail"]
     assert error["loc"] == ["header", "x-request-timeout"]
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"numbers": [1, "\xff"]}', b'{"numbers": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"]
+)
+def test_an_undecodable_body_is_the_documented_400(client: TestClient, body: bytes) -> None:
+    # Not UTF-8, or nested past what json.loads can: FastAPI's own 400, which /openapi.json says.
+    answer = client.post(
+        "/process-numbers", content=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {"detail": "There was an error parsing the body"}
+    documented = client.get("/openapi.json").json()["paths"]["/process-numbers"]["post"]
+    assert "400" in documented["responses"]

@@ -62,6 +62,11 @@ class ErrorDetail(BaseModel):
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": ErrorDetail,
+        "description": "The body is not JSON that can be decoded: not UTF-8, or nested too deeply"
+        " (FastAPI's own answer: `There was an error parsing the body`).",
+    },
     413: {"model": ErrorDetail, "description": "A size limit was exceeded; `detail` names it."},
     503: {"model": ErrorDetail, "description": "The service is at capacity; see `Retry-After`."},
     504: {"model": ErrorDetail, "description": "The deadline passed before the work finished."},
@@ -80,10 +85,8 @@ FastAPI's own. An integer outside int64 is a 422 naming its index.
 _NUMBERS_BODY: dict[str, Any] = {
     "requestBody": {
         "content": {
-            OCTET_STREAM: {
-                "schema": {"type": "string", "format": "binary"},
-                "example": "little-endian int64 values, 8 bytes each",
-            }
+            # Little-endian int64 values, 8 bytes each (the description says so; a schema cannot).
+            OCTET_STREAM: {"schema": {"type": "string", "format": "binary"}}
         }
     }
 }
