@@ -228,7 +228,7 @@ def test_schemathesis_finds_no_departure_from_the_openapi_document(tmp_path: Pat
              "--config-file", str(SCHEMATHESIS / "schemathesis.toml"), "run",
              f"{server.base_url}/openapi.json",
              "--max-examples", str(SCHEMATHESIS_EXAMPLES), "--seed", str(SCHEMATHESIS_SEED),
-             "--workers", "1"],
+             "--workers", "1", "--generation-database", "none"],
             capture_output=True,
             text=True,
             timeout=900,
