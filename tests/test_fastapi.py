@@ -213,4 +213,10 @@ def test_a_runner_outside_a_gilfree_app_says_so() -> None:
     plain = FastAPI()
     request = Request({"type": "http", "app": plain, "path": "/", "headers": []})
     with pytest.raises(RuntimeError, match=r"call gilfree\.fastapi\.setup\(app\) first"):
-        runner(request)
+        asyncio.run(runner(request))
+
+
+def test_the_runner_is_made_on_the_event_loop_not_in_a_thread() -> None:
+    # FastAPI runs a plain `def` dependency in its thread pool: a thread hop per request, which
+    # cost a /sum-squares four times its time (1.2 ms against 0.28 ms here).
+    assert asyncio.iscoroutinefunction(runner)

@@ -348,7 +348,7 @@ def _state(request: Request) -> _State:
     return state
 
 
-def runner(
+async def runner(
     request: Request,
     x_request_timeout: Annotated[
         float | None,
