@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["cmake_dir", "include_dir", "main"]
 
@@ -67,19 +68,26 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings()
     host = args.host if args.host is not None else settings.host
     port = args.port if args.port is not None else settings.port
-    uvicorn.run(
-        "gilfree.server:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=args.workers,
-        loop="uvloop",
-        http="httptools",
-        log_level=args.log_level,
-        # Past the grace, requests still running are cancelled, and so is their native work.
-        timeout_graceful_shutdown=max(1, math.ceil(settings.shutdown_grace_s)),
-    )
-    return 0
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": args.workers,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_level": args.log_level,
+        # Past the grace, requests still running are cancelled, and so is their native work:
+        # gilfree.fastapi answers them 503 with Retry-After.
+        "timeout_graceful_shutdown": max(1, math.ceil(settings.shutdown_grace_s)),
+    }
+    if args.workers > 1:  # uvicorn's supervisor, whose workers are uvicorn's own servers
+        uvicorn.run("gilfree.server:create_app", **options)
+        return 0
+    from gilfree.server.graceful import GracefulServer
+
+    server = GracefulServer(uvicorn.Config("gilfree.server:create_app", **options))
+    server.run()
+    return 0 if server.started else 3  # uvicorn's status for a server that did not start
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -142,6 +142,49 @@ class _Health(BaseModel):
     status: str
 
 
+class AnswerWhenCancelled:
+    """ASGI middleware (``setup`` adds it): a request whose task is cancelled before its answer
+    started (the server's graceful shutdown ran out of time: uvicorn cancels what still runs,
+    native jobs included, and would answer a plain 500) gets 503 with ``Retry-After`` and
+    ``Connection: close`` instead, and the cancellation ends there."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except asyncio.CancelledError:
+            if started:
+                raise
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(_SHUTTING_DOWN)).encode()),
+                        (b"retry-after", str(RETRY_AFTER_S).encode()),
+                        (b"connection", b"close"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": _SHUTTING_DOWN})
+
+
+_SHUTTING_DOWN = b'{"detail":"the service is shutting down: try again"}'
+
+
 def setup(
     app: FastAPI,
     settings: RuntimeSettings | None = None,
@@ -154,7 +197,8 @@ def setup(
     - Its lifespan, around the app's own (whatever it was given), starts the process's native
       runtime with ``settings`` (default: the ``GILFREE_*`` environment) and stops it at
       shutdown: admission ends, admitted jobs get ``shutdown_grace_s`` to finish, the rest are
-      cancelled, the workers are joined.
+      cancelled, the workers are joined. A request the server cancels at its own shutdown
+      timeout gets 503 with ``Retry-After`` (``AnswerWhenCancelled``), not the server's 500.
     - gilfree's errors become HTTP answers: ``Overloaded`` and ``Cancelled`` 503 with
       ``Retry-After``, ``DeadlineExceeded`` 504, ``InvalidInput`` FastAPI's 422, any other
       ``GilfreeError`` 500; a client gone before its answer 499.
@@ -183,6 +227,7 @@ def setup(
             await asyncio.to_thread(gilfree.shutdown, settings.shutdown_grace_s)
 
     app.router.lifespan_context = lifespan
+    app.add_middleware(AnswerWhenCancelled)
     map_errors(app)
     if metrics_path is not None:
 
