@@ -42,13 +42,15 @@ def _browser_missing() -> str | None:
     return None
 
 
+MISSING = _browser_missing()
+REQUIRED = os.environ.get("GILFREE_REQUIRE_BROWSER") == "1"
+pytestmark = pytest.mark.skipif(MISSING is not None and not REQUIRED, reason=str(MISSING))
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    missing = _browser_missing()
-    if missing is not None:
-        if os.environ.get("GILFREE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"GILFREE_REQUIRE_BROWSER=1 but {missing}")
-        pytest.skip(missing)
+    if MISSING is not None:  # and required: skipping is not allowed
+        pytest.fail(f"GILFREE_REQUIRE_BROWSER=1 but {MISSING}")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
