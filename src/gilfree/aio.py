@@ -164,17 +164,31 @@ class Job:
     it is ``done``.
     """
 
-    __slots__ = ("_future", "_native")
+    __slots__ = ("_future", "_native", "_outcome")
 
     def __init__(self, bridge: _LoopBridge, native: _core.NativeJob) -> None:
         self._native = native
-        self._future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        if native.done:  # ran at once
-            _settle(native, self._future)
+        self._future: asyncio.Future[Any] | None = None
+        # A job that ran at once is settled here, without a future: (result, None) or
+        # (None, exception).
+        self._outcome: tuple[Any, BaseException | None] | None = None
+        if native.done:
+            _observe(native)
+            try:
+                self._outcome = (native.result(), None)
+            except Exception as exc:  # a gilfree error raised by result()
+                self._outcome = (None, exc)
         else:
+            self._future = asyncio.get_running_loop().create_future()
             bridge.wait_for(native, self._future)
 
     def __await__(self) -> Generator[Any, None, Any]:
+        if self._future is None:
+            assert self._outcome is not None
+            result, error = self._outcome
+            if error is not None:
+                raise error
+            return result
         try:
             return (yield from self._future.__await__())
         except asyncio.CancelledError:

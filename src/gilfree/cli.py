@@ -76,6 +76,7 @@ def _serve(args: argparse.Namespace) -> int:
         "loop": "uvloop",
         "http": "httptools",
         "log_level": args.log_level,
+        "access_log": args.access_log,
         # Past the grace, requests still running are cancelled, and so is their native work:
         # gilfree.fastapi answers them 503 with Retry-After.
         "timeout_graceful_shutdown": max(1, math.ceil(settings.shutdown_grace_s)),
@@ -146,6 +147,12 @@ def _parser() -> argparse.ArgumentParser:
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug", "trace"],
+    )
+    serve.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="log every request, as uvicorn does (default: on)",
     )
     serve.set_defaults(run=_serve)
 

@@ -25,7 +25,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -51,9 +51,11 @@ __all__ = [
     "RETRY_AFTER_S",
     "WATCHED_CPU_S",
     "ClientDisconnected",
+    "FastPath",
     "Run",
     "Runner",
     "RuntimeSettings",
+    "fast_route",
     "map_errors",
     "runner",
     "setup",
@@ -75,6 +77,8 @@ WATCHED_CPU_S = 2e-3
 _INPUT_DEPTH = 32
 
 T = TypeVar("T")
+# A fast path: a Response for the requests it takes, None for the rest (the app's routes answer).
+FastPath = Callable[[Request], Awaitable[Response | None]]
 
 
 class RuntimeSettings(BaseSettings):
@@ -136,6 +140,7 @@ class RuntimeSettings(BaseSettings):
 class _State:
     settings: RuntimeSettings
     metrics: RuntimeMetrics
+    fast_paths: dict[tuple[str, str], FastPath]
 
 
 class _Health(BaseModel):
@@ -207,7 +212,7 @@ def setup(
     """
     settings = settings if settings is not None else RuntimeSettings()
     metrics = RuntimeMetrics()
-    app.state.gilfree = _State(settings, metrics)
+    app.state.gilfree = _State(settings, metrics, {})
     own = app.router.lifespan_context
 
     @asynccontextmanager
@@ -246,7 +251,52 @@ def setup(
         async def healthz() -> Response:
             return Response(b'{"status":"ok"}', media_type="application/json")
 
+        async def fast_healthz(request: Request) -> Response:
+            return await healthz()
+
+        fast_route(app, "GET", healthz_path, fast_healthz)
+
     return metrics
+
+
+class _FastPaths:
+    """The front of an app's router: a request whose method and path have a fast path is offered
+    to it before the routes are matched; whatever it leaves (None) goes on to the routes."""
+
+    def __init__(self, app: Any, paths: dict[tuple[str, str], FastPath]) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            fast = self.paths.get((scope["method"], scope["path"]))
+            if fast is not None:
+                request = Request(scope, receive, send)
+                response = await fast(request)
+                if response is not None:
+                    await response(scope, receive, send)
+                    return
+                receive = request.receive
+        await self.app(scope, receive, send)
+
+
+def fast_route(app: FastAPI, method: str, path: str, fast: FastPath) -> None:
+    """Offers every ``method path`` request of a gilfree app to ``fast`` before the app's routes
+    are matched: the Response it returns is the answer; None leaves the request to the routes.
+
+    For the requests the common case makes cheap (canonical query values, no unusual header),
+    where FastAPI's routing and parameter solving cost more than the work; ``fast`` must answer
+    exactly as the route would, and leave everything else to it. It runs inside the app's
+    middleware and exception handlers (gilfree's errors are mapped as for any route), with no
+    ``scope["route"]``; a ``root_path`` sends every request to the routes.
+    """
+    state = getattr(app.state, "gilfree", None)
+    if not isinstance(state, _State):
+        raise RuntimeError("fast_route needs a gilfree app: call gilfree.fastapi.setup(app) first")
+    router = app.router
+    if not isinstance(router.middleware_stack, _FastPaths):
+        router.middleware_stack = _FastPaths(router.middleware_stack, state.fast_paths)
+    state.fast_paths[(method.upper(), path)] = fast
 
 
 def map_errors(app: FastAPI) -> None:
@@ -353,7 +403,7 @@ class Runner:
         self.timeout_s = timeout_s
         self._metrics = metrics
         route = request.scope.get("route")
-        self.route = str(getattr(route, "path", request.url.path))
+        self.route = str(getattr(route, "path", None) or request.scope["path"])
 
     @classmethod
     def of(cls, request: Request, timeout_s: float | None = None) -> Runner:

@@ -162,12 +162,26 @@ class RuntimeMetrics:
             registry=self.registry,
         )
 
+        # The histograms' children by label values: labels() costs more than observe() itself.
+        self._job_children: dict[tuple[str, str], tuple[Histogram, Histogram]] = {}
+        self._route_children: dict[tuple[str, str, str], Histogram] = {}
+
     def observe(self, kernel: str, status: str, queue_wait_s: float, run_s: float) -> None:
-        self.queue_wait.labels(kernel, status).observe(queue_wait_s)
-        self.run_time.labels(kernel, status).observe(run_s)
+        children = self._job_children.get((kernel, status))
+        if children is None:
+            children = self._job_children[(kernel, status)] = (
+                self.queue_wait.labels(kernel, status),
+                self.run_time.labels(kernel, status),
+            )
+        children[0].observe(queue_wait_s)
+        children[1].observe(run_s)
 
     def observe_route(self, route: str, kernel: str, outcome: str, seconds: float) -> None:
-        self.route_jobs.labels(route, kernel, outcome).observe(seconds)
+        key = (route, kernel, outcome)
+        child = self._route_children.get(key)
+        if child is None:
+            child = self._route_children[key] = self.route_jobs.labels(route, kernel, outcome)
+        child.observe(seconds)
 
     def start(self) -> None:
         aio.add_observer(self.observe)
