@@ -39,6 +39,7 @@ __all__ = [
     "bench_parser",
     "chosen_subset",
     "cpu_rate",
+    "first_line",
     "free_port",
     "gilfree_serve",
     "machine_cpu_seconds",
@@ -98,8 +99,10 @@ class Children:
         log: Path,
         env: dict[str, str] | None = None,
         stdout: int | None = None,
+        cwd: Path | None = None,
     ) -> subprocess.Popen[bytes]:
-        """Starts ``argv`` in a new session; stderr (and stdout unless given) append to ``log``."""
+        """Starts ``argv`` in a new session, in ``cwd`` (default: the repository root); stderr
+        (and stdout unless given) append to ``log``."""
         with log.open("ab") as sink:
             sink.write(f"$ {' '.join(argv)}\n".encode())
             sink.flush()
@@ -109,7 +112,7 @@ class Children:
                 stdout=sink if stdout is None else stdout,
                 stderr=sink,
                 env=env,
-                cwd=REPO_ROOT,
+                cwd=REPO_ROOT if cwd is None else cwd,
                 start_new_session=True,
             )
         self._running.append(process)
@@ -146,12 +149,15 @@ def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """One service under test: a name, a description for the report, and its command line."""
+    """One service under test: a name, a description for the report, its command line, the path
+    that answers 200 once it is up and the folder it runs in."""
 
     key: str
     label: str
     description: str
     command: Callable[[int], list[str]]  # port -> argv
+    ready_path: str = "/healthz"
+    cwd: Path | None = None  # None: the repository root
 
 
 def _python_module(*module: str, options: Sequence[str]) -> Callable[[int], list[str]]:
@@ -201,7 +207,9 @@ class Server:
 
     def start(self) -> None:
         self.port = free_port()
-        self.process = self.children.start(self.spec.command(self.port), log=self.log, env=self.env)
+        self.process = self.children.start(
+            self.spec.command(self.port), log=self.log, env=self.env, cwd=self.spec.cwd
+        )
         self.starts += 1
         deadline = time.monotonic() + self.startup_timeout_s
         while True:
@@ -211,15 +219,15 @@ class Server:
                     f" starting; see {self.log}"
                 )
             try:
-                status, _ = timed_request(self.port, "GET", "/healthz", timeout_s=1.0)
+                status, _ = timed_request(self.port, "GET", self.spec.ready_path, timeout_s=1.0)
                 if status == 200:
                     return
             except OSError:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(
-                    f"{self.spec.label} did not answer /healthz within {self.startup_timeout_s} s;"
-                    f" see {self.log}"
+                    f"{self.spec.label} did not answer {self.spec.ready_path} within"
+                    f" {self.startup_timeout_s} s; see {self.log}"
                 )
             time.sleep(0.05)
 
@@ -417,7 +425,8 @@ def parse_wrk_summary(output: str) -> WrkSummary:
 # -- the frame of a benchmark run: the machine, the arguments, the main function ------------------
 
 
-def _first_line(argv: list[str]) -> str | None:
+def first_line(argv: list[str]) -> str | None:
+    """The first line ``argv`` prints (stdout, else stderr), or None where it cannot run."""
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired):
@@ -427,7 +436,7 @@ def _first_line(argv: list[str]) -> str | None:
 
 
 def _wrk_version(wrk: str) -> str | None:
-    line = _first_line([wrk, "--version"])  # "wrk 4.2.0 [epoll] Copyright (C) 2012 Will Glozer"
+    line = first_line([wrk, "--version"])  # "wrk 4.2.0 [epoll] Copyright (C) 2012 Will Glozer"
     return line.split(" Copyright")[0] if line else None
 
 
@@ -463,7 +472,7 @@ def machine_info(threads: int) -> dict[str, Any]:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "gilfree": gilfree.__version__,
         "gilfree_build": {key: info[key] for key in ("compiler", "build_type", "simd")},
-        "git_commit": _first_line(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"]),
+        "git_commit": first_line(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"]),
         "packages": packages,
         "wrk": _wrk_version(wrk) if wrk else None,
     }
