@@ -18,6 +18,9 @@ BENCH_STAMP := $(VENV)/.gilfree-bench
 RUST_PEER_STAMP := $(VENV)/.gilfree-rust-peer
 RUST_PEER_DIR := bench/peers/rust_peer
 RUST_PEER_SOURCES := $(wildcard $(RUST_PEER_DIR)/src/*.rs) $(addprefix $(RUST_PEER_DIR)/,Cargo.toml Cargo.lock build.rs pyproject.toml)
+ORIGINAL_APP_STAMP := $(VENV)/.gilfree-original-app
+ORIGINAL_APP_DIR := bench/peers/original_app
+ORIGINAL_APP_SOURCES := $(wildcard $(ORIGINAL_APP_DIR)/src/*.rs) $(addprefix $(ORIGINAL_APP_DIR)/,Cargo.toml Cargo.lock pyproject.toml)
 BENCH_ARGS ?=
 PY_PATHS := src tests bench examples/fuzzy_search
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
@@ -88,6 +91,13 @@ $(BENCH_STAMP): $(RUNTIME_STAMP)
 $(RUST_PEER_STAMP): $(BENCH_STAMP) $(RUST_PEER_SOURCES)
 	@command -v cargo >/dev/null || { echo "the Rust peer needs cargo: install Rust (rustup)" >&2; exit 2; }
 	cd $(RUST_PEER_DIR) && VIRTUAL_ENV=$(abspath $(VENV)) CARGO_TARGET_DIR=$(abspath build/rust_peer) \
+		$(abspath $(BIN))/maturin develop --release --quiet
+	@touch $@
+
+# The original FastAPI + Rust example's extension (original_ext), for bench-service alone.
+$(ORIGINAL_APP_STAMP): $(BENCH_STAMP) $(ORIGINAL_APP_SOURCES)
+	@command -v cargo >/dev/null || { echo "the original app needs cargo: install Rust (rustup)" >&2; exit 2; }
+	cd $(ORIGINAL_APP_DIR) && VIRTUAL_ENV=$(abspath $(VENV)) CARGO_TARGET_DIR=$(abspath build/original_app) \
 		$(abspath $(BIN))/maturin develop --release --quiet
 	@touch $@
 
@@ -210,7 +220,7 @@ bench: ## Every benchmark, then BENCHMARKS.md and its plots (~10 min; BENCH_ARGS
 	$(MAKE) bench-report
 
 .PHONY: bench-peers
-bench-peers: $(RUST_PEER_STAMP) ## Build the benchmark peers (the Rust/PyO3 one needs cargo)
+bench-peers: $(RUST_PEER_STAMP) $(ORIGINAL_APP_STAMP) ## Build the benchmark peers (the Rust/PyO3 ones need cargo)
 
 .PHONY: bench-kernels
 bench-kernels: $(RUST_PEER_STAMP) ## Kernel speed per step vs Python, NumPy, Numba, Rust/PyO3
