@@ -217,6 +217,7 @@ bench: ## Every benchmark, then BENCHMARKS.md and its plots (~10 min; BENCH_ARGS
 	$(MAKE) bench-runtime
 	$(MAKE) bench-wire
 	$(MAKE) bench-fuzzy
+	$(MAKE) bench-service
 	$(MAKE) bench-report
 
 .PHONY: bench-peers
@@ -237,6 +238,10 @@ bench-wire: $(BENCH_STAMP) ## JSON and octet-stream round trips vs the original 
 .PHONY: bench-fuzzy
 bench-fuzzy: $(BENCH_STAMP) $(FUZZY_STAMP) ## Fuzzy search vs rapidfuzz and pure Python; search as you type, served
 	PYTHONPATH=$(abspath $(FUZZY_SITE)):$(abspath $(FUZZY)) $(BIN)/python -m bench.fuzzy_bench $(BENCH_ARGS)
+
+.PHONY: bench-service
+bench-service: $(BENCH_STAMP) $(ORIGINAL_APP_STAMP) wrk ## gilfree serve vs the original FastAPI + Rust app, on its own paths
+	$(BIN)/python -m bench.service_bench $(BENCH_ARGS)
 
 .PHONY: bench-report
 bench-report: $(BENCH_STAMP) ## Assemble BENCHMARKS.md from bench/out (PNGs copied to bench/results)

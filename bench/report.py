@@ -1,9 +1,9 @@
 """Assembles BENCHMARKS.md at the repository root from the sections the benchmarks wrote.
 
-Every ``bench/out/*.md`` present becomes one section (kernels.md first, runtime.md next, any other
-in name order), under a generated header: the date, the machines the sections' runs name in their
-JSON (``bench/out/<section>.json``, key ``machine``), and how to regenerate. BENCHMARKS.md is
-committed, so the images it shows must be too: each image a section links by a relative path is
+Every ``bench/out/*.md`` present becomes one section (kernels.md, runtime.md and service.md first,
+any other in name order), under a generated header: the date, the machines the sections' runs name
+in their JSON (``bench/out/<section>.json``, key ``machine``), and how to regenerate. BENCHMARKS.md
+is committed, so the images it shows must be too: each image a section links by a relative path is
 copied from bench/out into bench/results/ and the link rewritten to point there; PNGs left in
 bench/results/ that no section shows any more are removed. Nothing is typed by hand.
 
@@ -28,7 +28,7 @@ from typing import Any
 __all__ = ["Section", "assemble", "collect_sections", "main"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SECTION_ORDER = ("kernels", "runtime")  # the rest follow in name order
+SECTION_ORDER = ("kernels", "runtime", "service")  # the rest follow in name order
 _IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<target>[^)\s]+)\)")
 
 
