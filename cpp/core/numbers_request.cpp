@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -30,13 +31,17 @@ void to_or_from_little_endian(std::span<std::int64_t> values) noexcept {
 
 }  // namespace
 
-RequestBody::RequestBody(std::size_t expected_bytes, memory::BufferCache& cache) : cache_(&cache) {
-  if (expected_bytes > 0) block_ = room_for(expected_bytes);
-}
+RequestBody::RequestBody(std::size_t expected_bytes, memory::BufferCache& cache)
+    : cache_(&cache), expected_(expected_bytes) {}
 
-memory::Block RequestBody::room_for(std::size_t bytes) const {
-  const bool fits = bytes <= std::numeric_limits<std::size_t>::max() / kBodyCapacityFactor;
-  return cache_->take(fits ? bytes * kBodyCapacityFactor : bytes);
+std::size_t RequestBody::room_for(std::size_t needed) const noexcept {
+  constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
+  const std::size_t size = std::max(expected_, needed);
+  const std::size_t target = size <= kMax / kBodyCapacityFactor ? size * kBodyCapacityFactor : kMax;
+  const std::size_t stepped = needed <= kMax - kBodyGrowthStep ? needed + kBodyGrowthStep : kMax;
+  const std::size_t doubled =
+      std::max(kBodyFirstBlock, block_.capacity() <= kMax / 2 ? block_.capacity() * 2 : kMax);
+  return std::max(needed, std::min({target, doubled, stepped}));
 }
 
 void RequestBody::check_not_taken() const {
@@ -46,7 +51,8 @@ void RequestBody::check_not_taken() const {
 void RequestBody::append(std::span<const std::byte> piece) {
   check_not_taken();
   if (piece.size() > block_.capacity() - size_) {
-    memory::Block grown = room_for(size_ + piece.size());  // at least twice: amortised doubling
+    if (piece.size() > std::numeric_limits<std::size_t>::max() - size_) throw std::bad_alloc();
+    memory::Block grown = cache_->take(room_for(size_ + piece.size()));
     if (size_ > 0) std::memcpy(grown.data(), block_.data(), size_);
     block_ = std::move(grown);
   }

@@ -50,25 +50,37 @@ struct NumbersRequestOptions {
 // three.
 inline constexpr std::size_t kBodyCapacityFactor = 2;
 
-// A request body gathered in pieces into one buffer of `cache`: sized once when its length is
-// declared, grown by doubling otherwise, always kBodyCapacityFactor times the body's size. Handed
-// to a NumbersRequest, it is taken without a copy and empty from then on.
+// A declared length is only a client's claim: a body's buffer follows the bytes that have
+// arrived, from a first block of at most kBodyFirstBlock, doubling, but never holding more than
+// kBodyGrowthStep beyond them.
+inline constexpr std::size_t kBodyFirstBlock = std::size_t{1} << 20;
+inline constexpr std::size_t kBodyGrowthStep = std::size_t{8} << 20;
+
+// A request body gathered in pieces into one buffer of `cache`. Nothing is reserved before the
+// first byte arrives; the buffer then grows towards kBodyCapacityFactor times the declared (or,
+// past it, the received) size as above. Handed to a NumbersRequest, it is taken without a copy and
+// empty from then on.
 class RequestBody {
  public:
   explicit RequestBody(std::size_t expected_bytes = 0,
                        memory::BufferCache& cache = memory::process_buffer_cache());
 
-  // InvalidInputError once the body has been taken.
+  // InvalidInputError once the body has been taken; std::bad_alloc when there is no memory for
+  // the piece (the body is then left as it was).
   void append(std::span<const std::byte> piece);
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  // Bytes its buffer holds room for.
+  [[nodiscard]] std::size_t capacity() const noexcept { return block_.capacity(); }
 
  private:
   friend class NumbersRequest;
-  [[nodiscard]] memory::Block room_for(std::size_t bytes) const;
+  // The capacity to grow to for `needed` bytes.
+  [[nodiscard]] std::size_t room_for(std::size_t needed) const noexcept;
   void check_not_taken() const;
 
   memory::BufferCache* cache_;
   memory::Block block_;
+  std::size_t expected_ = 0;
   std::size_t size_ = 0;
   bool taken_ = false;
 };

@@ -362,6 +362,29 @@ TEST(RequestBody, GathersPiecesWithRoomForTheAnswerAndIsTakenOnce) {
   }
 }
 
+TEST(RequestBody, ReservesNoMoreThanAStepBeyondTheBytesThatArrived) {
+  BufferCache cache(0);
+  const std::size_t declared = 64 * kMiB;
+  RequestBody gathered(declared, cache);
+  EXPECT_EQ(gathered.capacity(), 0U);  // a declared length alone reserves nothing
+  const std::string piece(64 * 1024, '7');
+  std::size_t grown = 0;
+  while (gathered.size() < declared) {
+    const std::size_t before = gathered.capacity();
+    gathered.append(bytes_of(piece));
+    EXPECT_LE(gathered.capacity(), gathered.size() + gilfree::ops::kBodyGrowthStep);
+    EXPECT_LE(gathered.capacity(), std::max(2 * gathered.size(), gilfree::ops::kBodyFirstBlock));
+    EXPECT_GE(gathered.capacity(), gathered.size());
+    if (gathered.capacity() != before) ++grown;
+  }
+  // Doubling to 8 MiB, then steps of 8 MiB: a few copies, not one per piece.
+  EXPECT_LE(grown, 4 + declared / gilfree::ops::kBodyGrowthStep);
+  // A small declared body gets room for its answer at once, with the first piece.
+  RequestBody small(1000, cache);
+  small.append(bytes_of(piece.substr(0, 10)));
+  EXPECT_EQ(small.capacity(), 2000U);
+}
+
 TEST(RequestBody, ARefusedBodyIsLeftAsItWas) {
   BufferCache cache(64 * kMiB);
   RequestBody gathered(0, cache);
