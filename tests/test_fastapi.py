@@ -209,6 +209,20 @@ def test_the_default_paths_serve_health_and_metrics() -> None:
         assert client.get("/metrics").headers["content-type"].startswith("text/plain")
 
 
+def test_no_memory_for_a_request_is_503_with_retry_after() -> None:
+    app = make_app()
+
+    @app.get("/big")
+    async def big() -> None:
+        raise MemoryError
+
+    with TestClient(app) as client:
+        response = client.get("/big")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert "no memory" in response.json()["detail"]
+
+
 def test_a_runner_outside_a_gilfree_app_says_so() -> None:
     plain = FastAPI()
     request = Request({"type": "http", "app": plain, "path": "/", "headers": []})

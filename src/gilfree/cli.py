@@ -60,6 +60,7 @@ def _port(text: str) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from gilfree.server.http import PROTOCOL
     from gilfree.server.settings import Settings
 
     # Flags override the environment; worker processes read their settings from it too.
@@ -74,7 +75,8 @@ def _serve(args: argparse.Namespace) -> int:
         "port": port,
         "workers": args.workers,
         "loop": "uvloop",
-        "http": "httptools",
+        # httptools, bounded: head size and count, head and body timeouts, connections.
+        "http": PROTOCOL,
         "log_level": args.log_level,
         "access_log": args.access_log,
         # Past the grace, requests still running are cancelled, and so is their native work:

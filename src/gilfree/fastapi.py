@@ -312,6 +312,7 @@ def map_errors(app: FastAPI) -> None:
     - ``Cancelled``: 503 with ``Retry-After``: the work was stopped by the service (shutting down);
       a client that went away itself never reads the answer, so 499 would tell nobody anything.
     - ``ClientDisconnected``: 499, for the access log.
+    - ``MemoryError`` (no memory for a request's buffers): 503 with ``Retry-After``.
     - any other ``GilfreeError``: 500, a fault of the service, not of the request.
     """
 
@@ -342,6 +343,13 @@ def map_errors(app: FastAPI) -> None:
     async def disconnected(request: Request, exc: Exception) -> Response:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
 
+    async def out_of_memory(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "the service has no memory for this request now: try again"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+
     async def library_fault(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": f"internal error: {exc}"}, status_code=500)
 
@@ -352,6 +360,7 @@ def map_errors(app: FastAPI) -> None:
     app.add_exception_handler(DeadlineExceeded, deadline_exceeded)
     app.add_exception_handler(ClientDisconnected, disconnected)
     app.add_exception_handler(GilfreeError, library_fault)
+    app.add_exception_handler(MemoryError, out_of_memory)
 
 
 def _json_safe(value: Any, depth: int) -> Any:

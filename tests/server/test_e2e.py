@@ -3,86 +3,27 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from gilfree import INT64_MAX, INT64_MIN
+from tests.server.live import Server, serving
 
-STARTUP_DEADLINE_S = 30.0
-SHUTDOWN_DEADLINE_S = 15.0
 MAX_BODY_BYTES = 4096
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Server:
-    def __init__(self, process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-        self.process = process
-        self.base_url = base_url
-        self.log = log
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> int:
-        """SIGTERM, then a bounded wait, then SIGKILL; returns the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=SHUTDOWN_DEADLINE_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=SHUTDOWN_DEADLINE_S)
-        return self.process.returncode
-
-
-@contextmanager
-def serving(log: Path, **settings: str) -> Iterator[Server]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GILFREE_")}
-    env["GILFREE_MAX_BODY_BYTES"] = str(MAX_BODY_BYTES)
-    env.update({f"GILFREE_{name.upper()}": value for name, value in settings.items()})
-    command = [sys.executable, "-m", "gilfree.cli", "serve", "--host", "127.0.0.1"]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [*command, "--port", str(port)], stdout=sink, stderr=subprocess.STDOUT, env=env
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", log)
-    try:
-        deadline = time.monotonic() + STARTUP_DEADLINE_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"gilfree serve exited with {process.returncode}:\n{server.output()}")
-            try:
-                if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"no healthy server after {STARTUP_DEADLINE_S} s:\n{server.output()}")
-            time.sleep(0.1)
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serving(tmp_path_factory.mktemp("e2e") / "server.log") as running:
+    with serving(
+        tmp_path_factory.mktemp("e2e") / "server.log", max_body_bytes=str(MAX_BODY_BYTES)
+    ) as running:
         yield running
 
 

@@ -35,6 +35,12 @@ def test_defaults_are_the_contracts() -> None:
         "buffer_cache_bytes": 64 * 1024 * 1024,
         "tune_allocator": True,
         "shutdown_grace_s": 10.0,
+        # The HTTP front's bounds (gilfree.server.http).
+        "max_header_bytes": 64 * 1024,
+        "max_headers": 100,
+        "header_timeout_s": 10.0,
+        "body_timeout_s": 30.0,
+        "max_connections": 1000,
     }
 
 

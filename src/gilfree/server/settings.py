@@ -3,7 +3,7 @@ runtime's (gilfree.fastapi.RuntimeSettings) and the service's own address and li
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from gilfree.fastapi import MIB, QUEUED_CPU_S_PER_THREAD, RuntimeSettings
 
@@ -23,6 +23,31 @@ class Settings(RuntimeSettings):
     port: int = Field(
         default=8000, ge=1, le=65535, description="TCP port `gilfree serve` listens on."
     )
+    max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="A larger request line and headers get 431 (the connection is closed).",
+    )
+    max_headers: int = Field(
+        default=100, ge=1, description="More header fields in one request get 431."
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a request head may take to arrive; 408 past it (a new connection"
+        " that sends nothing is closed).",
+    )
+    body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a request body may stall while it is read; 408 past it.",
+    )
+    max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="Open connections of one server process; one more is answered 503 with"
+        " `Retry-After` and closed.",
+    )
     max_body_bytes: int = Field(
         default=64 * MIB, ge=1, description="Larger request bodies get 413."
     )
@@ -35,3 +60,8 @@ class Settings(RuntimeSettings):
         ge=1,
         description="Steps (numbers x iterations) of one process-numbers request; more gets 413.",
     )
+
+    @field_validator("header_timeout_s", "body_timeout_s")
+    @classmethod
+    def _finite_timeouts(cls, value: float) -> float:
+        return cls._finite_seconds(value)  # type: ignore[return-value]
