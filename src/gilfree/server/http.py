@@ -19,7 +19,8 @@ path); the bounds are the service's settings (``GILFREE_*``):
   and closed at once.
 
 A request the server has no memory to buffer is answered 503 with ``Retry-After`` (the app maps a
-``MemoryError`` of its own to the same answer).
+``MemoryError`` of its own to the same answer). The access log, when uvicorn's own configuration of
+it is in place, is written by ``gilfree.server.access_log`` (the same lines, buffered).
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import weakref
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gilfree.fastapi import RETRY_AFTER_S
+from gilfree.server.access_log import BufferedAccessLog
 from gilfree.server.settings import Settings
 
 __all__ = ["PROTOCOL", "BoundedHttpToolsProtocol", "Bounds"]
@@ -100,6 +103,18 @@ def _process_bounds() -> Bounds:
     return Bounds(Settings())
 
 
+_access_logs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BufferedAccessLog | None] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _access_log(logger: logging.Logger, loop: asyncio.AbstractEventLoop) -> Any:
+    """uvicorn's access logger, or what stands in for it (one per loop)."""
+    if loop not in _access_logs:
+        _access_logs[loop] = BufferedAccessLog.standing_in_for(logger, loop)
+    return _access_logs[loop] or logger
+
+
 class _LingeringTransport:
     """A request's view of its connection: closing it while the request's body is still
     arriving (an early answer, such as a 413 or a 503, on a connection that is not kept alive)
@@ -128,6 +143,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.access_log:
+            self.access_logger = _access_log(self.access_logger, self.loop)
         self._bounds = self.bounds or _process_bounds()
         # Set once the connection is answered by this protocol itself (refused, timed out): what
         # the client still sends is read and dropped until it closes or LINGER_S pass.
