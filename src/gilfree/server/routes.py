@@ -113,9 +113,9 @@ _INT = rb"(0|-?[1-9][0-9]{0,18})"
 _SUM_SQUARES_QUERY = re.compile(
     rb"(?:a=" + _INT + rb"(?:&b=" + _INT + rb")?|b=" + _INT + rb"(?:&a=" + _INT + rb")?)?"
 )
+_SUM_SQUARES_JSON = b'{"a":%d,"b":%d,"sum_of_squares":%d}'
 # Headers whose presence leaves a request to FastAPI's route: the deadline header it validates,
 # and a body, which the body-size limit and the server must see.
-_SUM_SQUARES_JSON = b'{"a":%d,"b":%d,"sum_of_squares":%d}'
 _ROUTE_HEADERS = frozenset((b"x-request-timeout", b"content-length", b"transfer-encoding"))
 
 
