@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CPP_BUILD ?= build/cpp
 JOBS ?= $(shell nproc)
-CPP_SOURCES := $(shell find cpp include -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' \))
+CPP_SOURCES := $(shell find cpp include -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.inc' \))
 # What clang-format keeps in shape: gilfree's C++ and the kernel modules built on it.
 FORMAT_SOURCES = $(CPP_SOURCES) $(filter %.cpp %.hpp,$(KERNEL_PACKAGE_SOURCES)) $(wildcard examples/*/*.[ch]pp) \
 	$(wildcard src/gilfree/templates/*/src/*/*.cpp)

@@ -52,6 +52,25 @@ def test_random_int64_at_every_level(level: str) -> None:
         assert got[::step].tolist() == expected, (level, iterations)
 
 
+@pytest.mark.parametrize("level", LEVELS, indirect=True)
+def test_blocks_without_negatives_at_every_level(level: str) -> None:
+    # Blocks (256 values) whose values never go negative take the kernels' shorter step; the
+    # second block holds one value that does (-1 steps to 0, then to 2), the third -2.
+    rng = np.random.default_rng(11)
+    data = rng.integers(0, 10**12, size=3 * 256 + 5, dtype=np.int64)
+    # 500000002 steps to P - 1, then to 2P - P - P = 0: the reduction that subtracts twice.
+    edges = [0, 1, 500_000_002, reference.MODULUS - 1, reference.MODULUS, INT64_MAX, 2**31]
+    data[: len(edges)] = edges
+    data[256 + 3] = -1
+    data[2 * 256 + 9] = -2
+    for iterations in (2, 3, 17, 1000):
+        got = gilfree.process_numbers(data, iterations)
+        step = 7 if iterations == 1000 else 1
+        expected = reference.process_numbers(data[::step].tolist(), iterations)
+        assert got[::step].tolist() == expected, (level, iterations)
+        assert got[: len(edges)].tolist() == reference.process_numbers(edges, iterations)
+
+
 def test_default_is_the_widest_level_the_cpu_runs() -> None:
     gilfree.set_simd_level(None)
     assert gilfree.simd_level() == _kernels.simd_levels()[-1]
