@@ -40,6 +40,39 @@ TEST(ParseNumbers, CanonicalForms) {
                                        std::numeric_limits<std::int64_t>::min()}));
 }
 
+TEST(ParseNumbers, EveryDigitCountAndWhereTheDigitsStop) {
+  // The parser takes digits eight at a time where it can: every length from 1 to 19 digits, each
+  // followed by every byte that may end a number, and a non-digit at each place of an 8-byte word.
+  std::string digits;
+  std::uint64_t value = 0;
+  for (int length = 1; length <= 19; ++length) {
+    const char next = static_cast<char>('0' + (length * 7) % 9 + 1);
+    digits += next;
+    value = value * 10 + static_cast<std::uint64_t>(next - '0');
+    const auto v = static_cast<std::int64_t>(value);
+    for (const char* after : {"]}", " ]}", "\n]}"}) {
+      EXPECT_EQ(ok("{\"numbers\":[" + digits + after), (std::vector<std::int64_t>{v})) << digits;
+      EXPECT_EQ(ok("{\"numbers\":[-" + digits + after), (std::vector<std::int64_t>{-v}));
+    }
+    EXPECT_EQ(ok("{\"numbers\":[" + digits + "," + digits + "]}"),
+              (std::vector<std::int64_t>{v, v}));
+  }
+  for (std::size_t at = 1; at < 16; ++at) {
+    // '/' and ':' border the digits in ASCII; a space makes two numbers without a comma.
+    for (const char stop : {'/', ':', '.', 'e', 'a', ' ', '\x80', '\xff'}) {
+      std::string number(17, '7');
+      number[at] = stop;
+      EXPECT_FALSE(canonical("{\"numbers\":[" + number + "]}")) << number;
+    }
+  }
+  EXPECT_FALSE(canonical(R"({"numbers":[01234567]})"));
+  EXPECT_FALSE(canonical(R"({"numbers":[0123456789012]})"));
+  EXPECT_FALSE(canonical(R"({"numbers":[12345678901234567890]})"));  // 20 digits
+  EXPECT_FALSE(canonical(R"({"numbers":[9223372036854775808]})"));
+  EXPECT_EQ(ok(R"({"numbers":[12345678,87654321,1234567812345678]})"),
+            (std::vector<std::int64_t>{12345678, 87654321, 1234567812345678}));
+}
+
 TEST(ParseNumbers, OtherKeysAreSkippedWhenSimple) {
   EXPECT_EQ(ok(R"({"a":1,"numbers":[5],"b":"x","c":true,"d":false,"e":null,"f":-3})"),
             std::vector<std::int64_t>{5});
