@@ -9,12 +9,14 @@ import importlib.util
 import json
 import math
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cmake_dir", "include_dir", "main"]
+__all__ = ["cmake_dir", "include_dir", "main", "share_among_workers"]
 
 
 def _package_file(relative: str) -> Path:
@@ -57,6 +59,36 @@ def _port(text: str) -> int:
     return value
 
 
+def share_among_workers(
+    workers: int, settings: Any, usable_cpus: int, threads: int | None = None
+) -> dict[str, str]:
+    """The ``GILFREE_*`` environment of each of ``workers`` server processes, so that the host's
+    totals are what ``settings`` say: the usable CPUs shared out as native threads (``threads``,
+    else ``settings.threads``, else usable CPUs // workers, at least 1, per process), and the
+    admission queue, the connection cap and the buffer cache divided among the processes."""
+    env: dict[str, str] = {}
+    if threads is None:
+        threads = settings.threads if settings.threads is not None else usable_cpus // workers
+    env["GILFREE_THREADS"] = str(max(1, threads))
+    if settings.max_queued_cpu_s is not None:  # otherwise each one's default follows its threads
+        env["GILFREE_MAX_QUEUED_CPU_S"] = repr(settings.max_queued_cpu_s / workers)
+    env["GILFREE_MAX_CONNECTIONS"] = str(max(1, settings.max_connections // workers))
+    env["GILFREE_BUFFER_CACHE_BYTES"] = str(settings.buffer_cache_bytes // workers)
+    return env
+
+
+def _metrics_dir(settings: Any) -> tuple[Path, bool]:
+    """The directory the workers publish their metrics in (cleared of earlier runs' files), and
+    whether it is a temporary one to remove at exit."""
+    if settings.metrics_dir is not None:
+        directory = Path(settings.metrics_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.json"):
+            stale.unlink(missing_ok=True)
+        return directory, False
+    return Path(tempfile.mkdtemp(prefix="gilfree-metrics-")), True
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -64,7 +96,7 @@ def _serve(args: argparse.Namespace) -> int:
     from gilfree.server.settings import Settings
 
     # Flags override the environment; worker processes read their settings from it too.
-    if args.threads is not None:
+    if args.threads is not None and args.workers == 1:
         os.environ["GILFREE_THREADS"] = str(args.threads)
     settings = Settings()
     host = args.host if args.host is not None else settings.host
@@ -84,7 +116,17 @@ def _serve(args: argparse.Namespace) -> int:
         "timeout_graceful_shutdown": max(1, math.ceil(settings.shutdown_grace_s)),
     }
     if args.workers > 1:  # uvicorn's supervisor, whose workers are uvicorn's own servers
-        uvicorn.run("gilfree.server:create_app", **options)
+        import gilfree
+
+        usable = int(gilfree.build_info()["usable_cpus"])
+        os.environ.update(share_among_workers(args.workers, settings, usable, args.threads))
+        directory, temporary = _metrics_dir(settings)
+        os.environ["GILFREE_METRICS_DIR"] = str(directory)
+        try:
+            uvicorn.run("gilfree.server:create_app", **options)
+        finally:
+            if temporary:
+                shutil.rmtree(directory, ignore_errors=True)
         return 0
     from gilfree.server.graceful import GracefulServer
 
@@ -141,9 +183,17 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP service (uvicorn, uvloop, httptools)")
     serve.add_argument("--host", help="address to listen on (default GILFREE_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=_port, help="port (default GILFREE_PORT or 8000)")
-    serve.add_argument("--workers", type=_positive_int, default=1, help="server processes")
     serve.add_argument(
-        "--threads", type=_positive_int, help="native threads per process (default: usable CPUs)"
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="server processes, sharing the usable CPUs, the queue and the connection cap;"
+        " /metrics sums them all",
+    )
+    serve.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="native threads per process (default: usable CPUs // workers, at least 1)",
     )
     serve.add_argument(
         "--log-level",

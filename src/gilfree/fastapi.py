@@ -23,18 +23,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field, WithJsonSchema, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -42,7 +44,7 @@ import gilfree
 from gilfree import aio, wire
 from gilfree.errors import Cancelled, DeadlineExceeded, GilfreeError, InvalidInput, Overloaded
 from gilfree.kernel import Kernel
-from gilfree.metrics import RuntimeMetrics
+from gilfree.metrics import PUBLISH_EVERY_S, RuntimeMetrics
 
 __all__ = [
     "CLIENT_CLOSED_REQUEST",
@@ -77,6 +79,7 @@ WATCHED_CPU_S = 2e-3
 _INPUT_DEPTH = 32
 
 T = TypeVar("T")
+_log = logging.getLogger("gilfree")
 # A fast path: a Response for the requests it takes, None for the rest (the app's routes answer).
 FastPath = Callable[[Request], Awaitable[Response | None]]
 
@@ -114,6 +117,12 @@ class RuntimeSettings(BaseSettings):
         ge=0,
         description="Bytes of large request and answer buffers kept for reuse between requests"
         " (0: none).",
+    )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="A directory the processes of one service share: each publishes its metrics"
+        " there and `/metrics` sums them all, whichever process answers (`gilfree serve"
+        " --workers N` sets one). None: this process's own.",
     )
     tune_allocator: bool = Field(
         default=True,
@@ -211,7 +220,7 @@ def setup(
       (None: not served).
     """
     settings = settings if settings is not None else RuntimeSettings()
-    metrics = RuntimeMetrics()
+    metrics = RuntimeMetrics(settings.metrics_dir)
     app.state.gilfree = _State(settings, metrics, {})
     own = app.router.lifespan_context
 
@@ -223,11 +232,16 @@ def setup(
         if settings.tune_allocator:
             wire.tune_allocator()
         metrics.start()
+        publishing = asyncio.create_task(_publish(metrics)) if metrics.shared else None
         try:
             async with own(app) as state:
                 yield state
         finally:
             metrics.stop()
+            if publishing is not None:
+                publishing.cancel()
+                with suppress(asyncio.CancelledError):
+                    await publishing
             # Joining waits for the chunks in flight: done off the event loop.
             await asyncio.to_thread(gilfree.shutdown, settings.shutdown_grace_s)
 
@@ -243,7 +257,7 @@ def setup(
             responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
         )
         async def prometheus_metrics() -> Response:
-            return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+            return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     if healthz_path is not None:
 
@@ -257,6 +271,22 @@ def setup(
         fast_route(app, "GET", healthz_path, fast_healthz)
 
     return metrics
+
+
+async def _publish(metrics: RuntimeMetrics) -> None:
+    """Publishes this process's metrics for the others of its service until cancelled, then a last
+    time, marked stopped (its counters stay in the service's totals, its gauges leave them)."""
+    assert metrics.shared is not None
+    try:
+        while True:
+            try:
+                metrics.shared.publish()
+            except OSError as exc:  # the next round tries again; the scrape says why
+                _log.warning("could not publish metrics to %s: %s", metrics.shared.directory, exc)
+            await asyncio.sleep(PUBLISH_EVERY_S)
+    finally:
+        with suppress(OSError):
+            metrics.shared.publish(live=False)
 
 
 class _FastPaths:

@@ -1,12 +1,22 @@
 """Prometheus metrics of the native runtime: job counters, gauges, queue-wait and run histograms,
 every kernel's jobs and estimated against measured CPU time, the jobs of every route, and the wire
-path's buffer cache."""
+path's buffer cache.
+
+The processes of one service (``gilfree serve --workers N``) share a directory
+(``metrics_dir``): each publishes its own samples there, and ``/metrics``, whichever process
+answers, sums them into one view of the whole service.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -14,7 +24,7 @@ import gilfree
 from gilfree import aio, kernel_stats, wire
 from gilfree.kernel import OUTCOMES
 
-__all__ = ["RuntimeMetrics"]
+__all__ = ["PUBLISH_EVERY_S", "RuntimeMetrics", "SharedMetrics"]
 
 # Seconds: from 10 us (a trivial job) to a minute (the default deadline).
 _BUCKETS = (1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0)
@@ -132,10 +142,14 @@ class _BufferCacheCollector(Collector):
 
 
 class RuntimeMetrics:
-    """A registry of its own per app (so that several apps in one process do not collide)."""
+    """A registry of its own per app (so that several apps in one process do not collide).
 
-    def __init__(self) -> None:
+    With ``shared_dir``, the process is one of a service's several: ``exposition()`` is the sum of
+    every process's samples there (see ``SharedMetrics``)."""
+
+    def __init__(self, shared_dir: Path | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.shared = SharedMetrics(self.registry, shared_dir) if shared_dir is not None else None
         self.registry.register(_ExecutorCollector())
         self.registry.register(_KernelCollector())
         self.registry.register(_BufferCacheCollector())
@@ -188,3 +202,135 @@ class RuntimeMetrics:
 
     def stop(self) -> None:
         aio.remove_observer(self.observe)
+
+    def exposition(self) -> bytes:
+        """Prometheus text: this process's metrics, or the whole service's when shared."""
+        if self.shared is None:
+            return generate_latest(self.registry)
+        return self.shared.exposition()
+
+
+# Seconds between two publications of a process's samples to the shared directory: how old, at
+# most, the other processes' part of a scrape is.
+PUBLISH_EVERY_S = 1.0
+# Gauges that do not add up across processes: the service's value is their mean.
+_MEAN_GAUGES = frozenset({"gilfree_kernel_cost_correction"})
+WORKERS_METRIC = "gilfree_metrics_processes"
+
+
+class SharedMetrics:
+    """One process's part of a service's metrics, in a directory the service's processes share.
+
+    Each process writes its samples to ``<dir>/<pid>.json`` (``publish``, every
+    ``PUBLISH_EVERY_S`` and at each scrape it answers, atomically by rename). ``exposition`` adds
+    up every file's samples: counters and histograms of every process that ever ran (so totals
+    never go back when a worker exits), gauges of the live ones only (a process that stopped
+    cleanly marks its file so; one whose PID is gone counts as stopped); ``_created`` samples
+    take the earliest, a kernel's cost correction the mean. ``gilfree_metrics_processes`` says
+    how many live processes the view covers.
+    """
+
+    def __init__(self, registry: CollectorRegistry, directory: Path) -> None:
+        self.registry = registry
+        self.directory = directory
+        self.path = directory / f"{os.getpid()}.json"
+
+    def publish(self, *, live: bool = True) -> None:
+        families = [
+            {
+                "name": family.name,
+                "type": family.type,
+                "documentation": family.documentation,
+                "unit": family.unit,
+                "samples": [[s.name, s.labels, s.value] for s in family.samples],
+            }
+            for family in self.registry.collect()
+        ]
+        text = json.dumps({"pid": os.getpid(), "live": live, "families": families})
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(temporary, self.path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        """Every process's last publication; ``live`` false for those that have stopped."""
+        found = []
+        for path in sorted(self.directory.glob("*.json")):
+            try:
+                snapshot = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # removed, or not ours: skipped
+            if not isinstance(snapshot, dict) or not isinstance(snapshot.get("families"), list):
+                continue
+            snapshot["live"] = bool(snapshot.get("live")) and _running(snapshot.get("pid"))
+            found.append(snapshot)
+        return found
+
+    def exposition(self) -> bytes:
+        self.publish()
+        snapshots = self.snapshots()
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Merged(snapshots))
+        return generate_latest(registry)
+
+
+def _running(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+class _Merged(Collector):
+    def __init__(self, snapshots: list[dict[str, Any]]) -> None:
+        self.snapshots = snapshots
+
+    def collect(self) -> Iterator[Metric]:
+        yield from merge_families(self.snapshots)
+
+
+def merge_families(snapshots: Iterable[dict[str, Any]]) -> list[Metric]:
+    """The service's families from its processes' snapshots (see ``SharedMetrics``)."""
+    families: dict[str, Metric] = {}
+    sums: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], list[float]]] = {}
+    live = 0
+    for snapshot in snapshots:
+        alive = bool(snapshot["live"])
+        live += alive
+        for raw in snapshot["families"]:
+            name, kind = raw["name"], raw["type"]
+            if kind == "gauge" and not alive:
+                continue
+            if name not in families:
+                families[name] = Metric(name, raw["documentation"], kind, raw.get("unit", ""))
+                sums[name] = {}
+            for sample_name, labels, value in raw["samples"]:
+                key = (sample_name, tuple(sorted(labels.items())))
+                sums[name].setdefault(key, []).append(float(value))
+    merged = []
+    for name, family in families.items():
+        for (sample_name, labels), values in sums[name].items():
+            if sample_name.endswith("_created"):
+                value = min(values)
+            elif name in _MEAN_GAUGES:
+                value = sum(values) / len(values)
+            else:
+                value = sum(values)
+            family.add_sample(sample_name, dict(labels), value)
+        merged.append(family)
+    processes = Metric(WORKERS_METRIC, "Live processes of the service this view sums.", "gauge")
+    processes.add_sample(WORKERS_METRIC, {}, float(live))
+    merged.append(processes)
+    return merged

@@ -35,6 +35,8 @@ def test_defaults_are_the_contracts() -> None:
         "buffer_cache_bytes": 64 * 1024 * 1024,
         "tune_allocator": True,
         "shutdown_grace_s": 10.0,
+        # One view of the metrics of several processes (gilfree serve --workers N sets it).
+        "metrics_dir": None,
         # The HTTP front's bounds (gilfree.server.http).
         "max_header_bytes": 64 * 1024,
         "max_headers": 100,
