@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import array
 import os
+import platform
 import random
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -185,4 +187,26 @@ def test_build_info() -> None:
     assert info["build_type"] == os.environ.get("GILFREE_EXPECT_BUILD_TYPE", "Release")
     assert info["threads"] >= 1
     assert info["usable_cpus"] >= 1
-    assert isinstance(info["simd"], list)
+    assert info["simd"] == _cpuinfo_simd()
+
+
+# What /proc/cpuinfo calls the instruction sets build_info reports, in its order.
+_CPUINFO_FLAGS = {"sse4.2": "sse4_2", "avx2": "avx2", "avx512f": "avx512f",
+                  "avx512bw": "avx512bw", "avx512vl": "avx512vl"}  # fmt: skip
+
+
+def _cpuinfo_simd() -> list[str]:
+    """The SIMD sets this CPU offers, read independently of gilfree: /proc/cpuinfo on x86-64
+    Linux, NEON on every aarch64."""
+    machine = platform.machine().lower()
+    if machine in ("aarch64", "arm64"):
+        return ["neon"]
+    cpuinfo = Path("/proc/cpuinfo")
+    if machine not in ("x86_64", "amd64") or not cpuinfo.is_file():
+        pytest.skip("needs /proc/cpuinfo on x86-64 (or an aarch64 CPU)")
+    flags: set[str] = set()
+    for line in cpuinfo.read_text().splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    return [name for name, flag in _CPUINFO_FLAGS.items() if flag in flags]

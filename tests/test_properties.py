@@ -61,3 +61,52 @@ def test_buffer_path_equals_list_path(numbers: list[int], iterations: int) -> No
 @given(int64s, int64s)
 def test_sum_squares_equals_reference(a: int, b: int) -> None:
     assert gilfree.sum_squares(a, b) == reference.sum_squares(a, b)
+
+
+def _numpy_oracle(values: np.ndarray, iterations: int) -> np.ndarray:
+    """process_numbers in NumPy, independently of gilfree: int64 arithmetic wraps, and np.fmod
+    keeps the dividend's sign (C's and Rust's `%`)."""
+    v = values.copy()
+    with np.errstate(over="ignore"):
+        for _ in range(iterations):
+            v = np.fmod((v + 1) * 2, reference.MODULUS)
+    return v
+
+
+def test_numpy_oracle_matches_the_reference() -> None:
+    edges = np.array(EDGES, dtype=np.int64)
+    for iterations in (0, 1, 2, 7):
+        assert _numpy_oracle(edges, iterations).tolist() == reference.process_numbers(
+            EDGES, iterations
+        )
+
+
+# A chunk of process_numbers is about 1.6M steps at the widest SIMD level (fewer at the others,
+# cpp/core/ops.cpp), so inputs of 6.4M to 9.6M steps span at least four chunks, spread over the
+# pool's threads.
+_SPANNED_STEPS = (6_400_000, 9_600_000)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(30, 3000),
+    st.floats(0, 1),
+    st.sampled_from([1, 2, 3, 4]),
+    st.lists(st.sampled_from(EDGES), max_size=8),
+    st.integers(0, 2**32 - 1),
+)
+def test_many_chunks_on_any_thread_count_equal_the_oracle(
+    iterations: int, where: float, threads: int, edges: list[int], seed: int
+) -> None:
+    low, high = (steps // iterations for steps in _SPANNED_STEPS)
+    size = low + int(where * (high - low))
+    values = np.random.default_rng(seed).integers(INT64_MIN, INT64_MAX, size, endpoint=True)
+    values[: len(edges)] = edges
+    values[size - len(edges) :] = edges  # at both ends: the first chunk and the last
+    expected = _numpy_oracle(values, iterations)
+    gilfree.configure(threads=threads)
+    try:
+        assert np.array_equal(gilfree.process_numbers(values, iterations), expected)
+        assert gilfree.process_numbers(values.tolist(), iterations) == expected.tolist()
+    finally:
+        gilfree.configure()

@@ -20,8 +20,3 @@ def test_wrap64_and_trunc_rem() -> None:
     assert reference.trunc_rem(-7, 3) == -1  # Python's -7 % 3 would be 2
     assert reference.trunc_rem(7, -3) == 1
     assert reference.trunc_rem(-6, 3) == 0
-
-
-def test_sum_squares() -> None:
-    assert reference.sum_squares(5, 10) == 125
-    assert reference.sum_squares(-(2**63), -(2**63)) == 2**127

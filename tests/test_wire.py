@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import platform
+import subprocess
 import sys
 from array import array
 from typing import Any
@@ -260,6 +262,41 @@ def test_tune_allocator_defers_to_the_environment(monkeypatch: pytest.MonkeyPatc
         wire.tune_allocator(trim_threshold=-1)
     applied = wire.tune_allocator()
     # Only glibc's malloc takes the thresholds (a sanitizer's own allocator refuses them too).
-    assert isinstance(applied, bool)
-    if platform.libc_ver()[0] != "glibc":
+    if platform.libc_ver()[0] != "glibc" or "asan" in os.environ.get("LD_PRELOAD", ""):
         assert applied is False
+        return
+    assert applied is True
+    # And glibc does what they say, seen in fresh processes: a 512 KiB block is mapped by itself
+    # under glibc's default 128 KiB threshold, taken from the heap under the pinned 1 MiB one.
+    assert _mapped_blocks_for(512 * 1024, tuned=False) == 1
+    assert _mapped_blocks_for(512 * 1024, tuned=True) == 0
+
+
+_MAPPED_BLOCKS = """
+import ctypes, sys
+from gilfree import wire
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                               "usmblks", "fsmblks", "uordblks", "fordblks",
+                                               "keepcost")]
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+if sys.argv[2] == "tuned":
+    assert wire.tune_allocator()
+before = libc.mallinfo2().hblks
+block = libc.malloc(int(sys.argv[1]))
+print(libc.mallinfo2().hblks - before)
+"""
+
+
+def _mapped_blocks_for(size: int, *, tuned: bool) -> int:
+    """How many more blocks glibc maps by themselves (mallinfo2's hblks) once a fresh process
+    has allocated one block of ``size`` bytes, its allocator tuned or not."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    done = subprocess.run(
+        [sys.executable, "-c", _MAPPED_BLOCKS, str(size), "tuned" if tuned else "default"],
+        capture_output=True, text=True, env=env, check=True, timeout=60,
+    )  # fmt: skip
+    return int(done.stdout)
