@@ -1,4 +1,4 @@
-"""CONTRACT.md section 1's test-vector table, verbatim: (input, {iterations: output})."""
+"""docs/semantics.md section 1's test-vector table, verbatim: (input, {iterations: output})."""
 
 from __future__ import annotations
 

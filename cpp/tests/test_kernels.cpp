@@ -26,7 +26,7 @@ struct VectorRow {
   std::int64_t it0, it1, it2, it1000, it100000;
 };
 
-// CONTRACT.md section 1, verbatim.
+// docs/semantics.md section 1, verbatim.
 const std::vector<VectorRow> kContractVectors = {
     {0, 0, 2, 6, 376846411, 215447031},
     {1, 1, 4, 10, 65269614, 823170551},

@@ -100,7 +100,8 @@ class RuntimeSettings(BaseSettings):
         gt=0,
         description="Estimated CPU seconds of work admitted but not finished, for every kernel"
         " alike; a request past it gets 503 (a request alone is always admitted). None:"
-        f" {QUEUED_CPU_S_PER_THREAD:g} s per native thread.",
+        f" {QUEUED_CPU_S_PER_THREAD:g} s per native thread. With `gilfree serve --workers N`, of"
+        " the N processes together.",
     )
     request_timeout_s: float = Field(
         default=60.0,
@@ -116,7 +117,7 @@ class RuntimeSettings(BaseSettings):
         default=64 * MIB,
         ge=0,
         description="Bytes of large request and answer buffers kept for reuse between requests"
-        " (0: none).",
+        " (0: none; with `gilfree serve --workers N`, of the N processes together).",
     )
     metrics_dir: Path | None = Field(
         default=None,

@@ -1,4 +1,5 @@
-"""Pure-Python semantics of every gilfree kernel (CONTRACT section 1): the oracle for the tests."""
+"""Pure-Python semantics of every gilfree kernel (docs/semantics.md section 1): the oracle for
+the tests."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from gilfree import INT64_MAX, INT64_MIN, reference
 
 MakeClient = Callable[..., TestClient]  # the make_client fixture (conftest.py)
 
-# CONTRACT section 1: input -> {iterations: output}.
+# docs/semantics.md section 1: input -> {iterations: output}.
 VECTORS: dict[int, dict[int, int]] = {
     0: {0: 0, 1: 2, 2: 6, 1000: 376846411, 100000: 215447031},
     1: {0: 1, 1: 4, 2: 10, 1000: 65269614, 100000: 823170551},

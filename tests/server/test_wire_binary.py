@@ -1,4 +1,4 @@
-"""POST /process-numbers with ``application/octet-stream`` bodies (CONTRACT section 2).
+"""POST /process-numbers with ``application/octet-stream`` bodies (docs/semantics.md section 2).
 
 The body is the numbers as little-endian int64; the answer is JSON, or little-endian int64 when
 ``Accept`` asks for ``application/octet-stream``. Query, header and limit errors must be the same

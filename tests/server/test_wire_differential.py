@@ -1,4 +1,5 @@
-"""Differential tests of POST /process-numbers against a plain FastAPI app (CONTRACT section 2).
+"""Differential tests of POST /process-numbers against a plain FastAPI app (docs/semantics.md,
+section 2).
 
 Every body is sent to gilfree's app and to a plain FastAPI endpoint whose body model is
 ``numbers: list[int]`` and which answers with the pure-Python reference kernel. The answers must be

@@ -1,5 +1,6 @@
-// The process_numbers kernel: CONTRACT section 1, every step performed, exact for any int64 input,
-// vectorised at the widest SIMD level the CPU offers (chosen at run time, never at build time).
+// The process_numbers kernel: docs/semantics.md section 1, every step performed, exact for any
+// int64 input, vectorised at the widest SIMD level the CPU offers (chosen at run time, never at
+// build time).
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
-"""Service settings, read from GILFREE_-prefixed environment variables (CONTRACT section 4): the
-runtime's (gilfree.fastapi.RuntimeSettings) and the service's own address and limits."""
+"""Service settings, read from GILFREE_-prefixed environment variables (docs/semantics.md section
+4): the runtime's (gilfree.fastapi.RuntimeSettings) and the service's own address and limits."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ class Settings(RuntimeSettings):
     max_connections: int = Field(
         default=1000,
         ge=1,
-        description="Open connections of one server process; one more is answered 503 with"
-        " `Retry-After` and closed.",
+        description="Open connections (with `gilfree serve --workers N`, of the N processes"
+        " together); one more is answered 503 with `Retry-After` and closed.",
     )
     max_body_bytes: int = Field(
         default=64 * MIB, ge=1, description="Larger request bodies get 413."
