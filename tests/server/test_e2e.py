@@ -108,14 +108,18 @@ def test_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:
 def test_work_still_running_past_the_grace_gets_503_and_the_server_exits_0(
     tmp_path: Path,
 ) -> None:
-    # Three requests of about ten CPU seconds each and one whose body never finishes arriving,
-    # all running at SIGTERM; a grace of 1 s. uvicorn cancels what still runs at the grace's end
-    # (the native jobs with their tasks): every one of them is answered 503 with Retry-After.
+    # Three requests of 10^11 steps each (seconds of CPU at any SIMD level) and one whose body
+    # never finishes arriving, all running at SIGTERM; a grace of 1 s. uvicorn cancels what still
+    # runs at the grace's end (the native jobs with their tasks): every one of them is answered
+    # 503 with Retry-After.
     with serving(
-        tmp_path / "server.log", shutdown_grace_s="1", max_iterations="10000000"
+        tmp_path / "server.log",
+        shutdown_grace_s="1",
+        max_iterations="10000000",
+        max_work=str(10**11),
     ) as running:
         port = int(running.base_url.rsplit(":", 1)[1])
-        body = b'{"numbers": [' + b",".join(b"7" for _ in range(1000)) + b"]}"
+        body = b'{"numbers": [' + b",".join(b"7" for _ in range(10_000)) + b"]}"
         head = (
             "POST /process-numbers?iterations=10000000 HTTP/1.1\r\nHost: x\r\n"
             "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n"
