@@ -71,6 +71,13 @@ $(WHEEL_STAMP): $(RUNTIME_STAMP) $(shell find src/gilfree -type f -not -name '*.
 	rm -rf $(WHEEL_DIR)
 	$(PIP) wheel --no-build-isolation --no-deps -Cbuild-dir=build/py-{wheel_tag} -w $(WHEEL_DIR) .
 	@touch $@
+# The same wheel as a manylinux one (auditwheel checks the glibc and libstdc++ symbols it needs and
+# tags it for the oldest glibc that has them): what `pip install` takes without a compiler.
+DIST_STAMP := dist/.stamp
+$(DIST_STAMP): $(WHEEL_STAMP) $(TEST_STAMP)
+	rm -rf dist
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/auditwheel repair -w dist $(WHEEL_DIR)/gilfree-*.whl
+	@touch $@
 
 # examples/fuzzy_search: a second workload built as a user builds it, into a folder of its own that
 # its tests (and its benchmark) put first on the path.
@@ -105,7 +112,7 @@ $(ORIGINAL_APP_STAMP): $(BENCH_STAMP) $(ORIGINAL_APP_SOURCES)
 install: $(RUNTIME_STAMP) ## Create .venv and build and install gilfree into it (editable)
 
 .PHONY: wheel
-wheel: $(WHEEL_STAMP) ## Build a gilfree wheel into build/wheel (for `gilfree new --gilfree WHEEL`)
+wheel: $(DIST_STAMP) ## Build gilfree's manylinux wheel into dist/ (installs with no compiler; `gilfree new --gilfree WHEEL` takes it)
 
 .PHONY: serve
 serve: $(RUNTIME_STAMP) ## Run the service on 127.0.0.1:8000 (GILFREE_* variables apply)
@@ -185,11 +192,37 @@ fuzz: clang ## Fuzz the wire parser and request (libFuzzer, ASan, UBSan) for FUZ
 		-print_final_stats=1 build/fuzz/corpus cpp/fuzz/seeds
 
 .PHONY: test-py
-test-py: $(TEST_STAMP) $(KERNEL_PACKAGE_STAMP) $(KERNEL_PACKAGE_CLANG_STAMP) $(WHEEL_STAMP) $(FUZZY_STAMP) chromium ## Run the Python tests (unit, property, HTTP, end to end, kernelpkg with gcc and clang, gilfree new, the fuzzy-search example in Chromium)
-	GILFREE_TEST_WHEEL="$$(ls $(abspath $(WHEEL_DIR))/gilfree-*.whl)" $(BIN)/python -m pytest
+test-py: $(TEST_STAMP) $(KERNEL_PACKAGE_STAMP) $(KERNEL_PACKAGE_CLANG_STAMP) $(DIST_STAMP) $(FUZZY_STAMP) chromium ## Run the Python tests (unit, property, HTTP, end to end, kernelpkg with gcc and clang, gilfree new, the wheel in a fresh venv, the fuzzy-search example in Chromium)
+	GILFREE_TEST_WHEEL="$$(ls $(abspath dist)/gilfree-*.whl)" $(BIN)/python -m pytest
 	FUZZY_SEARCH_SITE=$(abspath $(FUZZY_SITE)) $(BIN)/python -m pytest -q -p no:cacheprovider $(FUZZY)/tests
 	KERNELPKG_EXPECT_COMPILER=clang PYTHONPATH=$(abspath $(KERNEL_PACKAGE_CLANG)/site) \
 		$(BIN)/python -m pytest -q -p no:cacheprovider $(KERNEL_PACKAGE)/tests
+
+# The other CPythons gilfree supports (the main venv's is PYTHON's, 3.11 here): each gets a venv
+# of its own, gilfree built from these sources into it (one build per version before 3.12, the
+# stable ABI's abi3 build from it) with the test extras and the kernel package built against it,
+# and runs the Python tests. CI runs it.
+OTHER_PYTHONS ?= 3.10 3.12 3.13
+python_of = $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/$(1).*/bin/python$(1)) $(shell command -v python$(1) 2>/dev/null))
+PY_SOURCES := $(shell find src/gilfree -type f -not -name '*.pyc')
+.venv-py%/bin/python:
+	@test -n "$(call python_of,$*)" || { echo "no python$* here (pyenv install $*)" >&2; exit 1; }
+	$(call python_of,$*) -m venv .venv-py$*
+	.venv-py$*/bin/python -m pip --disable-pip-version-check -q install --upgrade pip 'scikit-build-core>=0.10' 'nanobind>=2.4'
+.venv-py%/.gilfree-test: .venv-py%/bin/python $(BUILD_INPUTS) $(PY_SOURCES)
+	.venv-py$*/bin/python -m pip --disable-pip-version-check -q install --no-build-isolation \
+		-Cbuild-dir=build/py$*-{wheel_tag} '.[test]'
+	.venv-py$*/bin/python -m pip --disable-pip-version-check -q install --no-build-isolation \
+		--no-deps -Cbuild-dir=$(abspath build/kernel-package-py$*) $(KERNEL_PACKAGE)
+	@touch $@
+.PRECIOUS: .venv-py%/bin/python .venv-py%/.gilfree-test
+
+.PHONY: test-pythons
+test-pythons: $(foreach v,$(OTHER_PYTHONS),.venv-py$(v)/.gilfree-test) ## Build and run the Python tests on each other supported CPython (OTHER_PYTHONS: 3.10 3.12 3.13)
+	@failed=""; for v in $(OTHER_PYTHONS); do \
+		echo "== Python $$v"; \
+		.venv-py$$v/bin/python -m pytest -q -p no:cacheprovider || failed="$$failed $$v"; \
+	done; test -z "$$failed" || { echo "the Python tests failed on:$$failed" >&2; exit 1; }
 
 .PHONY: lint
 lint: $(TEST_STAMP) ## ruff, mypy --strict, clang-format check
@@ -264,4 +297,4 @@ stubs: $(RUNTIME_STAMP) ## Regenerate src/gilfree/_core.pyi and _kernels.pyi fro
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtual environment
-	rm -rf build $(VENV) $(ASAN_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf build $(VENV) $(ASAN_VENV) .venv-py* .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -139,6 +140,7 @@ def test_cancelled_work_really_stops(run: Callable[[Coroutine[Any, Any, Any]], A
     run(main())
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is new in 3.11")
 def test_asyncio_timeout_cancels_native_job(
     run: Callable[[Coroutine[Any, Any, Any]], Any],
 ) -> None:
@@ -147,6 +149,19 @@ def test_asyncio_timeout_cancels_native_job(
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.05):
                 await aio.process_numbers(big_job(), BIG_ITERATIONS)
+        await until(lambda: aio.pending_jobs() == 0)
+        assert gilfree.executor_stats()["cancelled"] == cancelled_before + 1
+
+    run(main())
+
+
+def test_asyncio_wait_for_cancels_native_job(
+    run: Callable[[Coroutine[Any, Any, Any]], Any],
+) -> None:
+    async def main() -> None:
+        cancelled_before = gilfree.executor_stats()["cancelled"]
+        with pytest.raises(asyncio.TimeoutError):  # TimeoutError itself from 3.11
+            await asyncio.wait_for(aio.process_numbers(big_job(), BIG_ITERATIONS), 0.05)
         await until(lambda: aio.pending_jobs() == 0)
         assert gilfree.executor_stats()["cancelled"] == cancelled_before + 1
 

@@ -6,6 +6,8 @@ import array
 import os
 import platform
 import random
+import sys
+import sysconfig
 import threading
 from pathlib import Path
 
@@ -210,3 +212,13 @@ def _cpuinfo_simd() -> list[str]:
             flags = set(line.split(":", 1)[1].split())
             break
     return [name for name, flag in _CPUINFO_FLAGS.items() if flag in flags]
+
+
+def test_extensions_use_the_stable_abi_from_3_12() -> None:
+    # One abi3 build serves every CPython from 3.12 (nanobind's STABLE_ABI, wheel.py-api); before
+    # 3.12 the modules are built for the running version.
+    expected = (
+        ".abi3.so" if sys.version_info >= (3, 12) else f".{sysconfig.get_config_var('SOABI')}.so"
+    )
+    for module in (gilfree._core, gilfree._kernels):
+        assert Path(module.__file__ or "").name.endswith(expected), module.__file__

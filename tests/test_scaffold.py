@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 import gilfree
 from gilfree import scaffold
 from gilfree.cli import main
+from tests.server.live import free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -142,12 +142,6 @@ def test_each_source_has_its_install_recipe(tmp_path: Path) -> None:
         ).read_text())  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _make_test(project: Path) -> tuple[float, str]:
     started = time.monotonic()
     result = subprocess.run(
@@ -195,7 +189,7 @@ _CURL = re.compile(r"curl -s (?:-H '([^:]+): ([^']+)' )?'?(http://127\.0\.0\.1:8
 def _serve_the_guides_requests(project: Path, session: list[str]) -> None:
     """Runs `make serve` and the guide's curl commands against it: each prints what the guide
     shows."""
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         ["make", "-C", str(project), "serve", f"PORT={port}"],
         env=_clean_env(),
@@ -204,13 +198,7 @@ def _serve_the_guides_requests(project: Path, session: list[str]) -> None:
         start_new_session=True,
     )
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()
-                break
-            except OSError:
-                assert server.poll() is None, "make serve exited"
-                time.sleep(0.1)
+        wait_until_healthy(f"http://127.0.0.1:{port}", server, lambda: "(make serve's output)")
         for line in session:
             found = _CURL.match(line.removeprefix("$ "))
             if not found:

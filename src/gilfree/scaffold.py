@@ -22,10 +22,13 @@ import shlex
 import sys
 from dataclasses import dataclass
 from importlib.resources import files
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gilfree
+
+if TYPE_CHECKING:  # importlib.resources.abc from 3.11; importlib.abc has it before
+    from importlib.abc import Traversable
 
 __all__ = ["GilfreeSource", "ScaffoldError", "new_project", "source_of"]
 

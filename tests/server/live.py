@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-__all__ = ["Server", "serving"]
+__all__ = ["STARTUP_DEADLINE_S", "Server", "free_port", "serving", "wait_until_healthy"]
 
 STARTUP_DEADLINE_S = 30.0
 SHUTDOWN_DEADLINE_S = 15.0
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -49,6 +49,25 @@ class Server:
         return self.process.returncode
 
 
+def wait_until_healthy(
+    base_url: str, process: subprocess.Popen[bytes], output: Callable[[], str]
+) -> None:
+    """Returns once ``base_url``/healthz answers 200; fails the test, showing ``output()``, if
+    ``process`` exits first or STARTUP_DEADLINE_S pass."""
+    deadline = time.monotonic() + STARTUP_DEADLINE_S
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode}:\n{output()}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"no healthy server after {STARTUP_DEADLINE_S} s:\n{output()}")
+        time.sleep(0.1)
+
+
 @contextmanager
 def serving(
     log: Path,
@@ -59,7 +78,7 @@ def serving(
 ) -> Iterator[Server]:
     """``gilfree serve`` on a free port with ``GILFREE_<NAME>`` set from ``settings`` (and no
     other GILFREE_ variable), its output in ``log``; healthy when yielded, stopped after."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GILFREE_")}
     env.update({f"GILFREE_{name.upper()}": value for name, value in settings.items()})
     command = [sys.executable, "-m", "gilfree.cli", "serve", "--host", "127.0.0.1"]
@@ -73,18 +92,7 @@ def serving(
         )
     server = Server(process, f"http://127.0.0.1:{port}", log)
     try:
-        deadline = time.monotonic() + STARTUP_DEADLINE_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"gilfree serve exited with {process.returncode}:\n{server.output()}")
-            try:
-                if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"no healthy server after {STARTUP_DEADLINE_S} s:\n{server.output()}")
-            time.sleep(0.1)
+        wait_until_healthy(server.base_url, process, server.output)
         yield server
     finally:
         server.stop()

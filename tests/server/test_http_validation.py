@@ -80,6 +80,12 @@ def _send(client: TestClient, case: Any, path: str = "/process-numbers") -> Any:
 def test_acceptance_is_fastapis_own(client: TestClient, plain: TestClient, case: Any) -> None:
     expected = _send(plain, case)
     actual = _send(client, case)
+    if expected.status_code == 500:
+        # FastAPI itself fails to render some refusals (on CPython 3.13 json decodes 5,000 nested
+        # lists, and the 422 holding them is too deep to encode): gilfree answers that 422.
+        assert actual.status_code == 422
+        assert isinstance(actual.json()["detail"], list)
+        return
     assert actual.status_code == expected.status_code
     if expected.status_code == 200:
         numbers = expected.json()

@@ -6,6 +6,10 @@
 #include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
+#if defined(Py_LIMITED_API)
+#include <dlfcn.h>
+#endif
+
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -115,8 +119,24 @@ std::thread::id& exit_thread() {
   return id;
 }
 
+#if defined(Py_LIMITED_API) && Py_LIMITED_API < 0x030D0000
+// An abi3 build for 3.12: the limited API has no finalizing check before 3.13 (Py_IsFinalizing
+// joined the stable ABI there), so it is looked up in the running interpreter, which exports
+// Py_IsFinalizing from 3.13 and _Py_IsFinalizing before.
+using IsFinalizing = int (*)();
+IsFinalizing find_is_finalizing() noexcept {
+  for (const char* name : {"Py_IsFinalizing", "_Py_IsFinalizing"}) {
+    if (void* found = dlsym(RTLD_DEFAULT, name)) return reinterpret_cast<IsFinalizing>(found);
+  }
+  return nullptr;
+}
+#endif
+
 bool interpreter_finalizing() noexcept {
-#if PY_VERSION_HEX >= 0x030D0000
+#if defined(Py_LIMITED_API) && Py_LIMITED_API < 0x030D0000
+  static const IsFinalizing is_finalizing = find_is_finalizing();
+  return is_finalizing != nullptr && is_finalizing() != 0;
+#elif PY_VERSION_HEX >= 0x030D0000
   return Py_IsFinalizing() != 0;
 #else
   return _Py_IsFinalizing() != 0;

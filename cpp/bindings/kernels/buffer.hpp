@@ -13,6 +13,12 @@
 
 namespace gilfree::bindings {
 
+// The name of an object's type, for messages (the same in abi3 builds, which cannot read
+// tp_name).
+inline std::string type_name_of(nanobind::handle object) {
+  return nanobind::type_name(object.type()).c_str();
+}
+
 class Int64Buffer {
  public:
   Int64Buffer(nanobind::handle object, bool writable) {
@@ -21,7 +27,7 @@ class Int64Buffer {
       PyErr_Clear();
       throw InvalidInputError(std::string(writable ? "output" : "numbers") +
                               " must be a C-contiguous" + (writable ? " writable" : "") +
-                              " buffer of int64 (got " + Py_TYPE(object.ptr())->tp_name + ")");
+                              " buffer of int64 (got " + type_name_of(object) + ")");
     }
     if (view_.itemsize != 8 || !is_int64_format(view_.format) || view_.ndim > 1) {
       const std::string format = view_.format != nullptr ? view_.format : "B";
@@ -56,8 +62,7 @@ class ByteBuffer {
   explicit ByteBuffer(nanobind::handle object) {
     if (PyObject_GetBuffer(object.ptr(), &view_, PyBUF_C_CONTIGUOUS) != 0) {
       PyErr_Clear();
-      throw InvalidInputError(std::string("body must be a bytes-like object (got ") +
-                              Py_TYPE(object.ptr())->tp_name + ")");
+      throw InvalidInputError("body must be a bytes-like object (got " + type_name_of(object) + ")");
     }
   }
   ~ByteBuffer() { PyBuffer_Release(&view_); }
