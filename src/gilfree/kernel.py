@@ -73,6 +73,11 @@ class Kernel:
         empty: dict[str, int | float] = dict.fromkeys((*OUTCOMES, *_SECONDS), 0)
         return kernel_stats().get(self.name, empty | {"correction": 1.0})
 
+    def __reduce__(self) -> str:
+        # Pickled by reference, as a function is: its module's attribute, found again where it is
+        # unpickled (a process pool's or a Ray actor's process imports the kernel's module).
+        return self.__name__
+
     def __repr__(self) -> str:
         return f"<gilfree.Kernel {self.name!r} ({self.__module__}.{self.__name__})>"
 
