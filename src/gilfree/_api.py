@@ -9,6 +9,7 @@ from array import array
 from typing import TYPE_CHECKING, Any, overload
 
 from gilfree import _core, _kernels
+from gilfree._checks import INT64_MAX, INT64_MIN, UINT64_MAX, check_int, check_int64, check_seconds
 from gilfree.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -32,13 +33,11 @@ __all__ = [
     "threads",
 ]
 
-INT64_MIN = -(1 << 63)
-INT64_MAX = (1 << 63) - 1
 # The kernel counts iterations in 64 bits; callers such as the server set tighter caps.
-_ITERATIONS_MAX = (1 << 64) - 1
+_ITERATIONS_MAX = UINT64_MAX
 _THREADS_ENV = "GILFREE_THREADS"
 _SIMD_ENV = "GILFREE_SIMD"
-_UNLIMITED = (1 << 64) - 1
+_UNLIMITED = UINT64_MAX
 # Most native threads one process may ask for: far past any machine, far short of exhausting one.
 MAX_THREADS = 4096
 # Jobs estimated at most this many CPU seconds run at once on the calling thread (see configure).
@@ -76,31 +75,20 @@ def configure(
     """
     if threads is None:
         threads = _threads_from_env()
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
-        raise InvalidInput(f"threads must be an int, got {type(threads).__name__}")
-    if threads is not None and not 1 <= threads <= MAX_THREADS:
-        raise InvalidInput(f"threads must be between 1 and {MAX_THREADS}, got {threads}")
+    if threads is not None:
+        threads = check_int("threads", threads, 1, MAX_THREADS)
     limit = (
         math.inf
         if max_queued_cpu_s is None
-        else _check_seconds("max_queued_cpu_s", max_queued_cpu_s, positive=True)
+        else check_seconds("max_queued_cpu_s", max_queued_cpu_s, positive=True, finite=False)
     )
     inline = (
         DEFAULT_INLINE_MAX_S
         if inline_max_s is None
-        else _check_seconds("inline_max_s", inline_max_s, positive=False)
+        else check_seconds("inline_max_s", inline_max_s, positive=False, finite=False)
     )
     _core.set_inline_max_s(inline)
     _core.configure_executor(threads or 0, limit)
-
-
-def _check_seconds(name: str, value: object, *, positive: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInput(f"{name} must be a number of seconds, got {type(value).__name__}")
-    if math.isnan(value) or value < 0 or (positive and value == 0):
-        bound = "positive" if positive else "non-negative"
-        raise InvalidInput(f"{name} must be a {bound} number of seconds, got {value}")
-    return float(value)
 
 
 def shutdown(grace_s: float = 0.0) -> None:
@@ -128,15 +116,9 @@ def set_simd_level(level: str | None = None) -> None:
     ``GILFREE_SIMD`` if set, else the widest the CPU runs. Results never depend on it."""
     if level is None:
         level = os.environ.get(_SIMD_ENV, "").strip() or _kernels.simd_levels()[-1]
-    if level not in _kernels.built_simd_levels():
-        choices = ", ".join(_kernels.built_simd_levels())
-        raise InvalidInput(f"unknown SIMD level {level!r}: this build has {choices}")
-    if level not in _kernels.simd_levels():
-        raise InvalidInput(
-            f"SIMD level {level!r} is not supported by this CPU"
-            f" (it runs {', '.join(_kernels.simd_levels())})"
-        )
-    _kernels.set_simd_level(level)
+    if not isinstance(level, str):
+        raise InvalidInput(f"a SIMD level is a str, got {type(level).__name__}")
+    _kernels.set_simd_level(level)  # InvalidInput naming the choices for a level it cannot use
 
 
 def threads() -> int:
@@ -145,11 +127,7 @@ def threads() -> int:
 
 
 def _check_iterations(iterations: int) -> int:
-    if isinstance(iterations, bool) or not isinstance(iterations, int):
-        raise InvalidInput(f"iterations must be an int, got {type(iterations).__name__}")
-    if not 0 <= iterations <= _ITERATIONS_MAX:
-        raise InvalidInput(f"iterations must be >= 0, got {iterations}")
-    return iterations
+    return check_int("iterations", iterations, 0, _ITERATIONS_MAX)
 
 
 def _new_int64_array(n: int) -> Any:
@@ -222,18 +200,10 @@ def _as_buffer(numbers: Any) -> Any:
     return numbers
 
 
-def _check_int64(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{name} must be an int, got {type(value).__name__}")
-    if not INT64_MIN <= value <= INT64_MAX:
-        raise InvalidInput(f"{name} is outside the signed 64-bit integer range")
-    return value
-
-
 def sum_squares(a: int, b: int) -> int:
     """The exact ``a*a + b*b`` of two signed 64-bit integers (up to 2**127)."""
-    _check_int64("a", a)
-    _check_int64("b", b)
+    check_int64("a", a)
+    check_int64("b", b)
     result: int = _kernels.sum_squares(a, b)
     return result
 

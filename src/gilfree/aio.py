@@ -17,7 +17,6 @@ past which it fails with ``DeadlineExceeded``.
 from __future__ import annotations
 
 import asyncio
-import math
 import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -26,12 +25,11 @@ from typing import Any, Final, overload
 from gilfree import _core, _kernels
 from gilfree._api import (
     _as_buffer,
-    _check_int64,
     _check_iterations,
     _new_int64_array,
     _numbers_as_list,
 )
-from gilfree.errors import InvalidInput
+from gilfree._checks import check_int64, check_seconds
 from gilfree.kernel import Kernel
 
 __all__ = [
@@ -133,13 +131,7 @@ def pending_jobs() -> int:
 
 
 def _check_timeout(timeout: float | None) -> float | None:
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise InvalidInput(f"timeout must be a number of seconds, got {type(timeout).__name__}")
-    if not math.isfinite(timeout) or timeout <= 0:
-        raise InvalidInput(f"timeout must be a positive number of seconds, got {timeout}")
-    return float(timeout)
+    return None if timeout is None else check_seconds("timeout", timeout, positive=True)
 
 
 @dataclass(frozen=True)
@@ -297,7 +289,7 @@ async def process_numbers(
 
 async def sum_squares(a: int, b: int, *, timeout: float | None = None) -> int:
     """``gilfree.sum_squares`` as a native job awaited on the running loop."""
-    _check_int64("a", a)
-    _check_int64("b", b)
+    check_int64("a", a)
+    check_int64("b", b)
     result: int = await run(_kernels.sum_squares, a, b, timeout=timeout)
     return result

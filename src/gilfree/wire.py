@@ -21,6 +21,7 @@ from typing import Literal
 
 from gilfree import _kernels, aio
 from gilfree._api import _UNLIMITED, _check_iterations
+from gilfree._checks import check_int
 from gilfree.errors import InvalidInput
 
 __all__ = [
@@ -38,14 +39,12 @@ NumbersRequest = _kernels.NumbersRequest
 RequestBody = _kernels.RequestBody
 Format = Literal["json", "int64"]
 _MIB = 1024 * 1024
+# mallopt takes an int.
+_MALLOPT_MAX = 2**31 - 1
 
 
 def _check_limit(name: str, value: int | None) -> int:
-    if value is None:
-        return _UNLIMITED
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _UNLIMITED:
-        raise InvalidInput(f"{name} must be a non-negative int or None, got {value!r}")
-    return value
+    return _UNLIMITED if value is None else check_int(name, value, 0, _UNLIMITED)
 
 
 def numbers_request(
@@ -138,7 +137,6 @@ def tune_allocator(mmap_threshold: int = _MIB, trim_threshold: int = 8 * _MIB) -
     """
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
         return False
-    for name, value in (("mmap_threshold", mmap_threshold), ("trim_threshold", trim_threshold)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**31 - 1:
-            raise InvalidInput(f"{name} must be an int between 0 and 2**31 - 1, got {value!r}")
-    return bool(_kernels.set_allocator_thresholds(mmap_threshold, trim_threshold))
+    mmap = check_int("mmap_threshold", mmap_threshold, 0, _MALLOPT_MAX)
+    trim = check_int("trim_threshold", trim_threshold, 0, _MALLOPT_MAX)
+    return bool(_kernels.set_allocator_thresholds(mmap, trim))

@@ -20,6 +20,11 @@
 namespace nb = nanobind;
 
 namespace gilfree::bindings {
+
+// Graces longer than this (11.6 days) are cut to it, so that any finite grace converts to int64
+// nanoseconds without overflow.
+constexpr double kLongestGraceS = 1.0e6;
+
 namespace {
 
 void put_outcomes(nb::dict& out, const runtime::Outcomes& outcomes) {
@@ -49,7 +54,7 @@ void bind_runtime(nb::module_& m) {
         }
         nb::gil_scoped_release release;
         runtime::shutdown_process_executor(std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::chrono::duration<double>(std::min(grace_s, 1.0e6))));
+            std::chrono::duration<double>(std::min(grace_s, kLongestGraceS))));
       },
       nb::arg("grace_s") = 0.0,
       "Stops admission, lets admitted jobs finish for up to grace_s, cancels the rest and joins "

@@ -113,15 +113,7 @@ void bind_kernels(nb::module_& m) {
       [] { return std::string(kernels::simd_level_name(kernels::active_simd_level())); },
       "The kernel build in use.");
   m.def(
-      "set_simd_level",
-      [](const std::string& name) {
-        const auto level = kernels::parse_simd_level(name);
-        if (!level) throw InvalidInputError("unknown SIMD level '" + name + "'");
-        if (!kernels::simd_level_supported(*level)) {
-          throw InvalidInputError("SIMD level '" + name + "' is not supported by this CPU");
-        }
-        kernels::set_simd_level(*level);
-      },
+      "set_simd_level", [](const std::string& name) { kernels::set_simd_level(name); },
       nb::arg("name"), "Chooses the kernel build (one of simd_levels()).");
 }
 

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "errors.hpp"
 #include "kernels/process_numbers_levels.hpp"
 
 namespace gilfree::kernels {
@@ -113,13 +114,30 @@ bool simd_level_supported(SimdLevel level) {
 
 SimdLevel active_simd_level() noexcept { return active_level().load(std::memory_order_relaxed); }
 
-void set_simd_level(SimdLevel level) {
-  if (!simd_level_supported(level)) {
-    throw std::invalid_argument("SIMD level '" + std::string(simd_level_name(level)) +
-                                "' is not supported by this CPU or build");
+void set_simd_level(std::string_view name) {
+  const auto names = [](const std::vector<SimdLevel>& levels) {
+    std::string text;
+    for (SimdLevel level : levels) {
+      if (!text.empty()) text += ", ";
+      text += simd_level_name(level);
+    }
+    return text;
+  };
+  const auto level = parse_simd_level(name);
+  const auto built = built_simd_levels();
+  if (!level || std::find(built.begin(), built.end(), *level) == built.end()) {
+    throw InvalidInput("unknown SIMD level '" + std::string(name) + "': this build has " +
+                       names(built));
   }
-  active_level().store(level, std::memory_order_relaxed);
+  if (!simd_level_supported(*level)) {
+    throw InvalidInput("SIMD level '" + std::string(name) +
+                       "' is not supported by this CPU (it runs " + names(supported_simd_levels()) +
+                       ")");
+  }
+  active_level().store(*level, std::memory_order_relaxed);
 }
+
+void set_simd_level(SimdLevel level) { set_simd_level(simd_level_name(level)); }
 
 void process_numbers(std::span<const std::int64_t> in, std::span<std::int64_t> out,
                      std::uint64_t iterations) noexcept {

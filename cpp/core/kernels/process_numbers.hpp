@@ -37,9 +37,11 @@ enum class SimdLevel : std::uint8_t { kScalar, kSse4, kAvx2, kAvx512, kNeon };
 
 // The level process_numbers uses: the widest supported one unless set_simd_level chose another.
 [[nodiscard]] SimdLevel active_simd_level() noexcept;
-// Throws std::invalid_argument if the CPU cannot run `level`. Safe while kernels run: each call
-// of process_numbers reads the level once.
-void set_simd_level(SimdLevel level);
+// Chooses the level by name: InvalidInput (a std::invalid_argument) naming the choices if this
+// build has no such level or the CPU cannot run it. Safe while kernels run: each call of
+// process_numbers reads the level once.
+void set_simd_level(std::string_view name);
+void set_simd_level(SimdLevel level);  // the same, by value
 
 // Applies `iterations` steps to each element of `in`, writing `out`, at the active level. `in`
 // and `out` have the same size and may be the same memory; they must not otherwise overlap.

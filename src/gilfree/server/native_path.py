@@ -43,10 +43,12 @@ __all__ = [
 
 JSON = "application/json"
 OCTET_STREAM = "application/octet-stream"
-# What the fast path takes as is; anything else is left to FastAPI's validation.
-_CANONICAL_INT = re.compile(r"0|[1-9][0-9]{0,17}")
+# What the fast path takes as is; anything else is left to FastAPI's validation. Decimals of up
+# to _SAFE_DIGITS digits need no overflow check (10**18 - 1 < 2**63 - 1).
+_SAFE_DIGITS = 18
+_CANONICAL_INT = re.compile(rf"0|[1-9][0-9]{{0,{_SAFE_DIGITS - 1}}}")
 _CANONICAL_SECONDS = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?")
-_CANONICAL_QUERY = re.compile(rb"iterations=([0-9]{1,18})")
+_CANONICAL_QUERY = re.compile(rb"iterations=([0-9]{1,%d})" % _SAFE_DIGITS)
 
 FastPath = Callable[[Request], Awaitable[Response | None]]
 

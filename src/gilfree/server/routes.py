@@ -109,7 +109,8 @@ def _json(content: dict[str, Any]) -> Response:
 
 # The common query of GET /sum-squares, in its canonical form: `a=` and `b=` at most once each,
 # as plain decimal int64 literals (no sign on zero, no leading zeros, no escapes).
-_INT = rb"(0|-?[1-9][0-9]{0,18})"
+_INT64_DIGITS = len(str(INT64_MAX))  # 19: the range is checked after int()
+_INT = rb"(0|-?[1-9][0-9]{0,%d})" % (_INT64_DIGITS - 1)
 _SUM_SQUARES_QUERY = re.compile(
     rb"(?:a=" + _INT + rb"(?:&b=" + _INT + rb")?|b=" + _INT + rb"(?:&a=" + _INT + rb")?)?"
 )
