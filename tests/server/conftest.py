@@ -11,6 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Message
 
+from bench.peers import original
+from gilfree import reference
 from gilfree.server import Settings, create_app
 
 MakeClient = Callable[..., TestClient]
@@ -26,6 +28,15 @@ def default_settings(**overrides: Any) -> Settings:
 def client() -> Iterator[TestClient]:
     """A client of the app with the contract's default limits, lifespan included."""
     with TestClient(create_app(default_settings())) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def plain() -> Iterator[TestClient]:
+    """A client of the original example's plain FastAPI app (bench/peers/original.py) answering
+    with the pure-Python reference kernel: the oracle of the differential tests."""
+    app = original.create_app(reference.process_numbers)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
 

@@ -11,7 +11,7 @@ import asyncio
 import os
 import random
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,7 +25,6 @@ import gilfree.fastapi
 from gilfree import INT64_MAX, INT64_MIN, reference, wire
 from gilfree.server import create_app
 from tests.server.conftest import asgi_post_scope, default_settings
-from tests.server.plain_fastapi import plain_app
 
 MakeClient = Callable[..., TestClient]  # the make_client fixture (conftest.py)
 
@@ -76,12 +75,6 @@ def as_json(numbers: list[int]) -> str:
 def as_coercible_json(numbers: list[int]) -> str:
     """The same numbers as a body the native parser leaves to pydantic (strings)."""
     return '{"numbers": [' + ", ".join(f'"{n}"' for n in numbers) + "]}"
-
-
-@pytest.fixture(scope="module")
-def plain() -> Iterator[TestClient]:
-    with TestClient(plain_app(), raise_server_exceptions=False) as test_client:
-        yield test_client
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,18 +29,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
+from bench.peers.original import NumbersRequest
 from gilfree import INT64_MAX, INT64_MIN, aio, reference, wire
-from tests.server.plain_fastapi import PlainNumbers, plain_app
 
 ITERATIONS = 3
 JSON_TYPE = "application/json"
 RANGE_TYPES = {"less_than_equal": ("le", INT64_MAX), "greater_than_equal": ("ge", INT64_MIN)}
-
-
-@pytest.fixture(scope="module")
-def plain() -> Iterator[TestClient]:
-    with TestClient(plain_app(), raise_server_exceptions=False) as test_client:
-        yield test_client
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,7 +95,7 @@ def _loads(body: bytes) -> Any:
 
 
 _INT = TypeAdapter(int)  # pydantic's lax int, as `list[int]` applies it to each element
-_PLAIN = TypeAdapter(PlainNumbers)
+_PLAIN = TypeAdapter(NumbersRequest)
 
 
 def beyond_int64(body: bytes) -> dict[int, tuple[Any, int]]:
