@@ -1,7 +1,7 @@
 """process_numbers compiled by Numba with ``@njit(parallel=True)``: a peer for the kernel benchmark.
 
 One ``prange`` over the numbers, each number advanced ``iterations`` steps in a plain loop, the
-way a Numba user writes it. Numba's int64 arithmetic wraps like the contract's ``wrap64``; its
+way a Numba user writes it. Numba's int64 arithmetic wraps like ``wrap64`` (docs/semantics.md); its
 ``%`` follows Python (floored), so the remainder with the sign of the dividend is derived from
 the floored one. ``np.fmod`` is no way out: inside ``@njit`` (Numba 0.68) on int64 it computes an
 unsigned remainder, unlike NumPy's own: ``fmod(-5, 1_000_000_007)`` gives 582344003, which is

@@ -1,10 +1,10 @@
-"""process_numbers vectorised with NumPy: a peer for the kernel benchmark (CONTRACT section 1).
+"""process_numbers vectorised with NumPy: a peer for the kernel benchmark.
 
 The natural NumPy version: the whole array advances one step at a time, in place, with three
-ufunc passes per step. int64 array arithmetic wraps silently (two's complement), which is the
-contract's ``wrap64``. The remainder must have the sign of the dividend: ``np.fmod`` does that
-(C's ``%``); ``np.remainder`` / ``%`` would give Python's floored remainder and wrong results for
-negative values.
+ufunc passes per step. int64 array arithmetic wraps silently (two's complement), which is
+``wrap64`` of docs/semantics.md. The remainder must have the sign of the dividend: ``np.fmod``
+does that (C's ``%``); ``np.remainder`` / ``%`` would give Python's floored remainder and wrong
+results for negative values.
 """
 
 from __future__ import annotations

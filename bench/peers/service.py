@@ -1,17 +1,17 @@
 """The peer services' shared app: gilfree's endpoints, with the kernel called the peer's way.
 
 Each peer service exposes the endpoints the benchmarks use, with the request and response shapes
-of the gilfree service (CONTRACT section 2): ``POST /process-numbers``, ``GET /sum-squares`` and
-``GET /healthz``. They parse the body with the same pydantic model as a FastAPI user would, and
-encode the answer as gilfree does (``json.dumps`` to bytes, no ``jsonable_encoder`` walk), so that
-what differs between them and gilfree is how the kernel is called, nothing else.
+of the gilfree service (docs/semantics.md, section 2): ``POST /process-numbers``,
+``GET /sum-squares`` and ``GET /healthz``. They parse the body with the same pydantic model as a
+FastAPI user would, and encode the answer as gilfree does (``json.dumps`` to bytes, no
+``jsonable_encoder`` walk), so that what differs between them and gilfree is how the kernel is
+called, nothing else.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoint signatures at runtime, and
 # they refer to a limit that exists only inside build_peer_app.
 
 import json
-import os
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 import gilfree
+from gilfree.server.settings import Settings
 
 __all__ = ["NumbersRequest", "ProcessNumbers", "build_peer_app", "encode_numbers_response"]
 
@@ -27,7 +28,6 @@ __all__ = ["NumbersRequest", "ProcessNumbers", "build_peer_app", "encode_numbers
 ProcessNumbers = Callable[[list[int], int], Awaitable[bytes]]
 
 _HEALTHY = b'{"status":"ok"}'
-DEFAULT_MAX_ITERATIONS = 100_000
 
 
 class NumbersRequest(BaseModel):
@@ -44,9 +44,9 @@ def encode_numbers_response(numbers: list[int], iterations: int) -> bytes:
 def build_peer_app(title: str, process_numbers: ProcessNumbers) -> FastAPI:
     """A FastAPI app whose ``POST /process-numbers`` calls ``process_numbers``.
 
-    ``iterations`` is capped, as in gilfree, by ``GILFREE_MAX_ITERATIONS`` (default 100,000).
+    ``iterations`` is capped as gilfree caps it: ``GILFREE_MAX_ITERATIONS``, else its default.
     """
-    max_iterations = int(os.environ.get("GILFREE_MAX_ITERATIONS") or DEFAULT_MAX_ITERATIONS)
+    max_iterations = Settings().max_iterations
     app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.post("/process-numbers")
