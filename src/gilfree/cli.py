@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gilfree.ray import launch as ray_launch
+
 __all__ = ["cmake_dir", "include_dir", "main", "share_among_workers"]
 
 
@@ -90,6 +92,8 @@ def _metrics_dir(settings: Any) -> tuple[Path, bool]:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.ray or ray_launch.given(args):  # Ray Serve replicas, not uvicorn (gilfree.ray.serve)
+        return ray_launch.serve(args)
     import uvicorn
 
     from gilfree.server.http import PROTOCOL
@@ -205,6 +209,37 @@ def _parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="log every request, as uvicorn does (default: on)",
+    )
+    on_ray = serve.add_argument_group("Ray Serve (pip install 'gilfree[ray]')")
+    on_ray.add_argument(
+        "--ray",
+        action="store_true",
+        help="run the service as Ray Serve replicas, each with a native pool of its CPUs",
+    )
+    replicas = on_ray.add_mutually_exclusive_group()
+    replicas.add_argument("--replicas", type=_positive_int, help="replicas (default 1)")
+    replicas.add_argument(
+        "--autoscale",
+        type=ray_launch.autoscale_range,
+        metavar="MIN:MAX",
+        help="replicas as Serve's autoscaler decides, from MIN to MAX",
+    )
+    on_ray.add_argument(
+        "--replica-cpus",
+        type=ray_launch.cpus,
+        metavar="C",
+        help="CPUs Ray reserves for each replica, and its native threads (default 1)",
+    )
+    on_ray.add_argument(
+        "--address",
+        help="'local': start a Ray of this machine's CPUs (the default); 'auto' or HOST:PORT:"
+        " join a running cluster",
+    )
+    on_ray.add_argument(
+        "--connect-timeout",
+        type=ray_launch.seconds,
+        metavar="S",
+        help=f"seconds a cluster to join has to answer (default {ray_launch.CONNECT_TIMEOUT_S:g})",
     )
     serve.set_defaults(run=_serve)
 
