@@ -44,6 +44,13 @@ $(TEST_STAMP): $(RUNTIME_STAMP)
 	$(PIP) install --no-build-isolation -e '.[test]'
 	@touch $@
 
+# The ray extra (Ray Serve and Ray Data, some 200 MB installed): with it, `make test` runs the Ray
+# tests too (tests/on_ray, marker `ray`; they skip without it). CI installs it.
+RAY_STAMP := $(VENV)/.gilfree-ray
+$(RAY_STAMP): $(TEST_STAMP)
+	$(PIP) install --no-build-isolation -e '.[test,ray]'
+	@touch $@
+
 # kernelpkg (tests/kernel_package): another package's kernels, built as a user builds them, against
 # the gilfree installed here through its CMake package, once with the default compiler (gcc) into
 # the venv and once with clang into a folder of its own that its second test run puts first on
@@ -110,6 +117,9 @@ $(ORIGINAL_APP_STAMP): $(BENCH_STAMP) $(ORIGINAL_APP_SOURCES)
 
 .PHONY: install
 install: $(RUNTIME_STAMP) ## Create .venv and build and install gilfree into it (editable)
+
+.PHONY: ray
+ray: $(RAY_STAMP) ## Install the ray extra into .venv: make test then runs the Ray tests too
 
 .PHONY: wheel
 wheel: $(DIST_STAMP) ## Build gilfree's manylinux wheel into dist/ (installs with no compiler; `gilfree new --gilfree WHEEL` takes it)
@@ -197,6 +207,10 @@ test-py: $(TEST_STAMP) $(KERNEL_PACKAGE_STAMP) $(KERNEL_PACKAGE_CLANG_STAMP) $(D
 	FUZZY_SEARCH_SITE=$(abspath $(FUZZY_SITE)) $(BIN)/python -m pytest -q -p no:cacheprovider $(FUZZY)/tests
 	KERNELPKG_EXPECT_COMPILER=clang PYTHONPATH=$(abspath $(KERNEL_PACKAGE_CLANG)/site) \
 		$(BIN)/python -m pytest -q -p no:cacheprovider $(KERNEL_PACKAGE)/tests
+
+.PHONY: test-ray
+test-ray: $(RAY_STAMP) $(KERNEL_PACKAGE_STAMP) ## Only the Ray tests (installs the ray extra): gilfree serve --ray and Ray Data on a local cluster
+	$(BIN)/python -m pytest -m ray
 
 # The other CPythons gilfree supports (the main venv's is PYTHON's, 3.11 here): each gets a venv
 # of its own, gilfree built from these sources into it (one build per version before 3.12, the
