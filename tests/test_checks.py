@@ -6,8 +6,15 @@ import math
 
 import pytest
 
-from gilfree import InvalidInput
-from gilfree._checks import INT64_MAX, INT64_MIN, check_int, check_int64, check_seconds
+from gilfree import InvalidInput, wire
+from gilfree._checks import (
+    INT64_MAX,
+    INT64_MIN,
+    check_int,
+    check_int64,
+    check_member,
+    check_seconds,
+)
 
 
 @pytest.mark.parametrize("bad", [True, 1.0, "1", None])
@@ -38,3 +45,11 @@ def test_seconds() -> None:
             check_seconds("t", bad, positive=positive)
     with pytest.raises(InvalidInput, match="t must be a number of seconds, got bool"):
         check_seconds("t", True, positive=True)
+
+
+def test_members_of_an_enum() -> None:
+    assert check_member("f", wire.NumbersFormat.JSON, wire.NumbersFormat) is wire.NumbersFormat.JSON
+    with pytest.raises(
+        InvalidInput, match=r"f must be one of NumbersFormat.JSON, NumbersFormat.INT64"
+    ):
+        check_member("f", "json", wire.NumbersFormat)

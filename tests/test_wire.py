@@ -19,7 +19,9 @@ from gilfree import INT64_MAX, INT64_MIN, InvalidInput, aio, reference, wire
 
 # Small and large enough for many parallel chunks.
 SIZES = [0, 3, 700, 2000, 20_000, 150_000]
-FORMATS = ["json", "int64"]
+JSON, INT64 = wire.NumbersFormat.JSON, wire.NumbersFormat.INT64
+FORMATS = [JSON, INT64]
+Outcome = wire.RequestOutcome
 # Every job at once on the calling thread, or every job on the pool, whatever its estimate.
 MODES = {"inline": 1e9, "job": 0.0}
 
@@ -47,13 +49,15 @@ def int64_bytes(numbers: list[int]) -> bytes:
     return values.tobytes()
 
 
-def body_in(body_format: str, numbers: list[int]) -> bytes:
-    return json_body(numbers) if body_format == "json" else int64_bytes(numbers)
+def body_in(body_format: wire.NumbersFormat, numbers: list[int]) -> bytes:
+    return json_body(numbers) if body_format is JSON else int64_bytes(numbers)
 
 
-def expected_answer(answer_format: str, numbers: list[int], iterations: int) -> bytes:
+def expected_answer(
+    answer_format: wire.NumbersFormat, numbers: list[int], iterations: int
+) -> bytes:
     results = reference.process_numbers(numbers, iterations)
-    if answer_format == "int64":
+    if answer_format is INT64:
         return int64_bytes(results)
     answer = {"original_count": len(numbers), "processed_result": results}
     return json.dumps(answer, separators=(",", ":")).encode()
@@ -67,7 +71,7 @@ def answer(body: Any, **kwargs: Any) -> wire.NumbersRequest:
 @pytest.mark.parametrize("body_format", FORMATS)
 @pytest.mark.parametrize("answer_format", FORMATS)
 def test_answers_every_pairing_inline_and_as_a_job(
-    size: int, body_format: str, answer_format: str, mode: str
+    size: int, body_format: wire.NumbersFormat, answer_format: wire.NumbersFormat, mode: str
 ) -> None:
     numbers = numbers_of(size)
     request = wire.numbers_request(
@@ -76,7 +80,7 @@ def test_answers_every_pairing_inline_and_as_a_job(
         body_format=body_format,
         answer_format=answer_format,
     )
-    assert request.outcome == "pending"
+    assert request.outcome is Outcome.PENDING
 
     async def main() -> aio.JobStats:
         job = wire.submit_numbers_request(request)
@@ -87,7 +91,7 @@ def test_answers_every_pairing_inline_and_as_a_job(
     assert stats.ran_inline is (mode == "inline")
     assert stats.kernel == "process_numbers_request"
     answered = request
-    assert answered.outcome == "ok"
+    assert answered.outcome is Outcome.OK
     assert answered.count == size
     assert bytes(answered.answer()) == expected_answer(answer_format, numbers, 3)
 
@@ -102,7 +106,7 @@ def test_a_request_body_gathered_in_pieces_is_consumed(size: int) -> None:
         body.append(b"")
         assert len(body) == len(encoded)
         answered = answer(body, iterations=2)
-        assert answered.outcome == "ok"
+        assert answered.outcome is Outcome.OK
         assert json.loads(bytes(answered.answer()))["processed_result"] == (
             reference.process_numbers(numbers_of(size), 2)
         )
@@ -141,9 +145,7 @@ def test_the_estimate_decides_between_inline_and_a_job() -> None:
 
 
 def test_answer_is_a_view_of_native_memory_that_outlives_its_request() -> None:
-    answered = answer(
-        int64_bytes([5, 6, 7]), iterations=0, body_format="int64", answer_format="int64"
-    )
+    answered = answer(int64_bytes([5, 6, 7]), iterations=0, body_format=INT64, answer_format=INT64)
     view = answered.answer()
     del answered
     assert view.readonly
@@ -155,35 +157,35 @@ def test_answer_is_a_view_of_native_memory_that_outlives_its_request() -> None:
 def test_outcomes_inline_and_as_jobs(pad: int) -> None:
     filler = "x" * pad
 
-    def outcome(body: bytes, **limits: Any) -> tuple[str, int]:
+    def outcome(body: bytes, **limits: Any) -> tuple[wire.RequestOutcome, int]:
         answered = answer(body, iterations=10, **limits)
         return answered.outcome, answered.count
 
-    assert outcome(json_body([1, 2], pad=filler)) == ("ok", 2)
-    assert outcome(json_body([1, "2"], pad=filler)) == ("not_canonical", 0)
-    assert outcome(json_body([2**63], pad=filler)) == ("not_canonical", 0)
-    assert outcome(json_body([1, 2, 3], pad=filler), max_numbers=2) == ("too_many", 3)
-    assert outcome(json_body([1, 2, 3], pad=filler), max_work=29) == ("too_much_work", 3)
-    assert outcome(json_body([1, 2, 3], pad=filler), max_work=30) == ("ok", 3)
+    assert outcome(json_body([1, 2], pad=filler)) == (Outcome.OK, 2)
+    assert outcome(json_body([1, "2"], pad=filler)) == (Outcome.NOT_CANONICAL, 0)
+    assert outcome(json_body([2**63], pad=filler)) == (Outcome.NOT_CANONICAL, 0)
+    assert outcome(json_body([1, 2, 3], pad=filler), max_numbers=2) == (Outcome.TOO_MANY, 3)
+    assert outcome(json_body([1, 2, 3], pad=filler), max_work=29) == (Outcome.TOO_MUCH_WORK, 3)
+    assert outcome(json_body([1, 2, 3], pad=filler), max_work=30) == (Outcome.OK, 3)
 
 
 @pytest.mark.usefixtures("mode")
 def test_a_body_left_to_the_slow_path_comes_back_whole() -> None:
     body = json_body([1, "2"], pad="x" * 20_000)
     answered = answer(body)
-    assert answered.outcome == "not_canonical"
+    assert answered.outcome is Outcome.NOT_CANONICAL
     assert answered.body() == body
     assert bytes(answered.answer()) == b""
 
 
 def test_int64_limits_and_partial_values() -> None:
     body = int64_bytes(list(range(5000)))
-    assert answer(body, body_format="int64", max_numbers=4999).outcome == "too_many"
-    assert answer(body, body_format="int64", iterations=2, max_work=9999).outcome == (
-        "too_much_work"
+    assert answer(body, body_format=INT64, max_numbers=4999).outcome is Outcome.TOO_MANY
+    assert answer(body, body_format=INT64, iterations=2, max_work=9999).outcome is (
+        Outcome.TOO_MUCH_WORK
     )
     with pytest.raises(InvalidInput, match="multiple of 8"):
-        answer(body[:-3], body_format="int64")
+        answer(body[:-3], body_format=INT64)
 
 
 @pytest.mark.parametrize(
@@ -206,7 +208,7 @@ def test_a_body_that_is_not_bytes_is_invalid_input() -> None:
     with pytest.raises(InvalidInput, match="bytes-like"):
         answer("{}")
     # Any buffer is read as its bytes.
-    assert answer(array("q", [1]), body_format="int64", iterations=0).count == 1
+    assert answer(array("q", [1]), body_format=INT64, iterations=0).count == 1
 
 
 def test_a_request_job_is_cancelled_with_its_task() -> None:
@@ -214,7 +216,7 @@ def test_a_request_job_is_cancelled_with_its_task() -> None:
 
     async def main() -> None:
         task = asyncio.ensure_future(
-            wire.answer_numbers(body, body_format="int64", iterations=100_000)
+            wire.answer_numbers(body, body_format=INT64, iterations=100_000)
         )
         await asyncio.sleep(0.01)
         task.cancel()
@@ -230,11 +232,11 @@ def test_a_request_job_is_cancelled_with_its_task() -> None:
 
 def test_large_buffers_are_reused_between_requests() -> None:
     body = int64_bytes(list(range(100_000)))  # 800 KB: past the cache's minimum block
-    answer(body, body_format="int64", answer_format="int64")
+    answer(body, body_format=INT64, answer_format=INT64)
     before = wire.buffer_cache_stats()
     for _ in range(3):
-        answered = answer(body, body_format="int64", answer_format="int64")
-        assert answered.outcome == "ok"
+        answered = answer(body, body_format=INT64, answer_format=INT64)
+        assert answered.outcome is Outcome.OK
         del answered
     after = wire.buffer_cache_stats()
     assert after["reused"] - before["reused"] == 3
@@ -246,7 +248,7 @@ def test_the_cache_limit_bounds_what_it_retains() -> None:
     limit = wire.buffer_cache_stats()["max_retained_bytes"]
     try:
         wire.set_buffer_cache_limit(0)
-        answer(body, body_format="int64", answer_format="json")
+        answer(body, body_format=INT64, answer_format=JSON)
         assert wire.buffer_cache_stats()["retained_bytes"] == 0
     finally:
         wire.set_buffer_cache_limit(limit)

@@ -4,10 +4,21 @@
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 from gilfree.errors import InvalidInput
 
-__all__ = ["INT64_MAX", "INT64_MIN", "UINT64_MAX", "check_int", "check_int64", "check_seconds"]
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "UINT64_MAX",
+    "check_int",
+    "check_int64",
+    "check_member",
+    "check_seconds",
+]
+
+E = TypeVar("E")
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -53,3 +64,11 @@ def check_seconds(name: str, value: object, *, positive: bool, finite: bool = Tr
         kind = "finite " if finite else ""
         raise InvalidInput(f"{name} must be a {bound} {kind}number of seconds, got {value}")
     return seconds
+
+
+def check_member(name: str, value: object, kind: type[E]) -> E:
+    """``value``, a member of the enum ``kind``."""
+    if not isinstance(value, kind):
+        members = ", ".join(f"{kind.__name__}.{m.name}" for m in kind)  # type: ignore[attr-defined]
+        raise InvalidInput(f"{name} must be one of {members}, got {value!r}")
+    return value

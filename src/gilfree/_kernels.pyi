@@ -1,5 +1,7 @@
 """gilfree's own kernels (internal: use the gilfree package)."""
 
+import enum
+
 import gilfree.kernel
 
 
@@ -21,6 +23,35 @@ def simd_level() -> str:
 def set_simd_level(name: str) -> None:
     """Chooses the kernel build (one of simd_levels())."""
 
+class NumbersFormat(enum.Enum):
+    """How a body or an answer holds its numbers."""
+
+    JSON = 0
+    """
+    JSON: {"numbers": [...]} in, {"original_count": N, "processed_result": [...]} out.
+    """
+
+    INT64 = 1
+    """The numbers themselves, little-endian int64."""
+
+class RequestOutcome(enum.Enum):
+    """How a NumbersRequest ended."""
+
+    PENDING = 0
+    """Not run yet."""
+
+    OK = 1
+    """Answered: answer() holds it."""
+
+    NOT_CANONICAL = 2
+    """The body is not in canonical form: body() holds it, for the slow path."""
+
+    TOO_MANY = 3
+    """More than max_numbers numbers (count says how many)."""
+
+    TOO_MUCH_WORK = 4
+    """Numbers x iterations over max_work."""
+
 class RequestBody:
     """A request body gathered in native memory, for a NumbersRequest."""
 
@@ -39,7 +70,7 @@ class NumbersRequest:
     A POST /process-numbers request and, once its work is done, its outcome and answer.
     """
 
-    def __init__(self, body: object, body_format: str, answer_format: str, iterations: int, max_numbers: int, max_work: int) -> None:
+    def __init__(self, body: object, body_format: NumbersFormat, answer_format: NumbersFormat, iterations: int, max_numbers: int, max_work: int) -> None:
         """
         A RequestBody is consumed (no copy); other bytes-like bodies are copied once.
         """
@@ -51,14 +82,12 @@ class NumbersRequest:
         """
 
     @property
-    def outcome(self) -> str:
-        """
-        'ok', 'not_canonical' (for the slow path), 'too_many' (more than max_numbers), 'too_much_work' (numbers x iterations over max_work), or 'pending'.
-        """
+    def outcome(self) -> RequestOutcome:
+        """How it ended."""
 
     @property
     def count(self) -> int:
-        """Numbers in the body (all of them for 'too_many')."""
+        """Numbers in the body (all of them for TOO_MANY)."""
 
     def answer(self) -> memoryview:
         """

@@ -6,7 +6,7 @@ The job (the kernel ``answer_numbers`` of ``gilfree._kernels``, counted as
 ``cpp/core/wire/numbers_json.hpp``, or little-endian int64 values used in place), checks
 ``max_numbers`` and ``max_work``, runs ``process_numbers`` on them in parallel chunks, and writes
 the answer (JSON text written in parallel chunks, or the int64 values themselves). A JSON body the
-strict parser does not take as canonical comes back as ``not_canonical``, for the caller to answer
+strict parser does not take as canonical comes back as ``NOT_CANONICAL``, for the caller to answer
 through its slow path (pydantic), so acceptance and error bodies stay FastAPI's own. A request
 whose estimate is a few microseconds is answered at once on the loop's thread, as any tiny job.
 
@@ -17,16 +17,17 @@ so a stream of large requests does not map, fault in and unmap fresh memory ever
 from __future__ import annotations
 
 import os
-from typing import Literal
 
 from gilfree import _kernels, aio
 from gilfree._api import _UNLIMITED, _check_iterations
-from gilfree._checks import check_int
+from gilfree._checks import check_int, check_member
 from gilfree.errors import InvalidInput
 
 __all__ = [
+    "NumbersFormat",
     "NumbersRequest",
     "RequestBody",
+    "RequestOutcome",
     "answer_numbers",
     "buffer_cache_stats",
     "numbers_request",
@@ -37,7 +38,10 @@ __all__ = [
 
 NumbersRequest = _kernels.NumbersRequest
 RequestBody = _kernels.RequestBody
-Format = Literal["json", "int64"]
+# How a body or an answer holds its numbers (JSON, INT64), and how a request ended (PENDING, OK,
+# NOT_CANONICAL, TOO_MANY, TOO_MUCH_WORK): the core's own enums.
+NumbersFormat = _kernels.NumbersFormat
+RequestOutcome = _kernels.RequestOutcome
 _MIB = 1024 * 1024
 # mallopt takes an int.
 _MALLOPT_MAX = 2**31 - 1
@@ -51,17 +55,19 @@ def numbers_request(
     body: RequestBody | bytes | bytearray | memoryview,
     *,
     iterations: int = 1000,
-    body_format: Format = "json",
-    answer_format: Format = "json",
+    body_format: NumbersFormat = NumbersFormat.JSON,
+    answer_format: NumbersFormat = NumbersFormat.JSON,
     max_numbers: int | None = None,
     max_work: int | None = None,
 ) -> NumbersRequest:
-    """The request for a ``POST /process-numbers`` body, not yet run (``outcome`` is ``pending``):
+    """The request for a ``POST /process-numbers`` body, not yet run (``outcome`` is ``PENDING``):
     ``submit_numbers_request`` runs it. A ``RequestBody`` is consumed without a copy; other
     bytes-like bodies are copied once. An int64 body whose length is not a multiple of 8 raises
     ``InvalidInput``.
     """
     iterations = _check_iterations(iterations)
+    body_format = check_member("body_format", body_format, NumbersFormat)
+    answer_format = check_member("answer_format", answer_format, NumbersFormat)
     numbers_limit = _check_limit("max_numbers", max_numbers)
     work_limit = _check_limit("max_work", max_work)
     if not isinstance(body, RequestBody):
@@ -85,19 +91,19 @@ async def answer_numbers(
     body: RequestBody | bytes | bytearray | memoryview,
     *,
     iterations: int = 1000,
-    body_format: Format = "json",
-    answer_format: Format = "json",
+    body_format: NumbersFormat = NumbersFormat.JSON,
+    answer_format: NumbersFormat = NumbersFormat.JSON,
     max_numbers: int | None = None,
     max_work: int | None = None,
     timeout: float | None = None,
 ) -> NumbersRequest:
     """Answers a ``POST /process-numbers`` body; the result's ``outcome`` says how it went:
 
-    - ``ok``: ``answer()`` is a memoryview of the answer's bytes (no copy), the JSON object
+    - ``OK``: ``answer()`` is a memoryview of the answer's bytes (no copy), the JSON object
       ``{"original_count": N, "processed_result": [...]}`` or the results as little-endian int64;
-    - ``not_canonical``: a JSON body for the slow path (``body()`` gives it back);
-    - ``too_many``: more than ``max_numbers`` numbers (``count`` says how many);
-    - ``too_much_work``: ``count x iterations`` is more than ``max_work``.
+    - ``NOT_CANONICAL``: a JSON body for the slow path (``body()`` gives it back);
+    - ``TOO_MANY``: more than ``max_numbers`` numbers (``count`` says how many);
+    - ``TOO_MUCH_WORK``: ``count x iterations`` is more than ``max_work``.
 
     Raises ``InvalidInput`` as ``numbers_request`` does, and ``Overloaded``, ``DeadlineExceeded``
     (past ``timeout`` seconds) and ``Cancelled`` as ``gilfree.aio`` does.

@@ -196,7 +196,7 @@ def test_library_errors_map_to_statuses(
 
         def __await__(self) -> Generator[Any, None, Any]:
             answered = yield from self.job.__await__()
-            if answered.outcome == "ok":
+            if answered.outcome is gilfree.wire.RequestOutcome.OK:
                 raise error
             return answered
 

@@ -71,7 +71,7 @@ def spy() -> Iterator[PathSpy]:
 
         def __await__(self) -> Generator[Any, None, Any]:
             request = yield from self.job.__await__()
-            record.outcomes.append(str(request.outcome))
+            record.outcomes.append(request.outcome.name.lower())
             return request
 
     def submit_spy(*args: Any, **kwargs: Any) -> Recorded:

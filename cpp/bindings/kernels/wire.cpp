@@ -36,37 +36,15 @@ std::span<const std::byte> bytes_of(const ByteBuffer& buffer) {
   return std::as_bytes(std::span<const char>(buffer.view().data(), buffer.view().size()));
 }
 
-NumbersFormat format_named(const std::string& name, const char* what) {
-  if (name == "json") return NumbersFormat::kJson;
-  if (name == "int64") return NumbersFormat::kInt64;
-  throw InvalidInputError(std::string(what) + " must be 'json' or 'int64', got '" + name + "'");
-}
-
-const char* outcome_name(RequestOutcome outcome) {
-  switch (outcome) {
-    case RequestOutcome::kPending:
-      return "pending";
-    case RequestOutcome::kOk:
-      return "ok";
-    case RequestOutcome::kNotCanonical:
-      return "not_canonical";
-    case RequestOutcome::kTooMany:
-      return "too_many";
-    case RequestOutcome::kTooMuchWork:
-      return "too_much_work";
-  }
-  return "unknown";
-}
-
 // A request over `body`: a RequestBody (consumed, no copy) or any bytes-like object (copied
 // into a buffer of the cache).
-std::shared_ptr<NumbersRequest> make_request(nb::handle body, const std::string& body_format,
-                                             const std::string& answer_format,
+std::shared_ptr<NumbersRequest> make_request(nb::handle body, NumbersFormat body_format,
+                                             NumbersFormat answer_format,
                                              std::uint64_t iterations, std::size_t max_numbers,
                                              std::uint64_t max_work) {
   ops::NumbersRequestOptions options;
-  options.body_format = format_named(body_format, "body_format");
-  options.answer_format = format_named(answer_format, "answer_format");
+  options.body_format = body_format;
+  options.answer_format = answer_format;
   options.iterations = iterations;
   options.max_numbers = max_numbers;
   options.max_work = max_work;
@@ -100,6 +78,19 @@ nb::dict buffer_cache_stats() {
 }  // namespace
 
 void bind_wire(nb::module_& m) {
+  nb::enum_<NumbersFormat>(m, "NumbersFormat", "How a body or an answer holds its numbers.")
+      .value("JSON", NumbersFormat::kJson,
+             "JSON: {\"numbers\": [...]} in, {\"original_count\": N, \"processed_result\": "
+             "[...]} out.")
+      .value("INT64", NumbersFormat::kInt64, "The numbers themselves, little-endian int64.");
+  nb::enum_<RequestOutcome>(m, "RequestOutcome", "How a NumbersRequest ended.")
+      .value("PENDING", RequestOutcome::kPending, "Not run yet.")
+      .value("OK", RequestOutcome::kOk, "Answered: answer() holds it.")
+      .value("NOT_CANONICAL", RequestOutcome::kNotCanonical,
+             "The body is not in canonical form: body() holds it, for the slow path.")
+      .value("TOO_MANY", RequestOutcome::kTooMany, "More than max_numbers numbers (count says how many).")
+      .value("TOO_MUCH_WORK", RequestOutcome::kTooMuchWork,
+             "Numbers x iterations over max_work.");
   nb::class_<RequestBody>(m, "RequestBody",
                           "A request body gathered in native memory, for a NumbersRequest.")
       .def(
@@ -130,12 +121,10 @@ void bind_wire(nb::module_& m) {
           "cost_bound_s", [](const NumbersRequest& r) { return r.cost_bound_s(); },
           "Declared CPU seconds of its work before the body is parsed (see numbers_request.hpp).")
       .def_prop_ro(
-          "outcome", [](const NumbersRequest& r) { return outcome_name(r.outcome()); },
-          "'ok', 'not_canonical' (for the slow path), 'too_many' (more than max_numbers), "
-          "'too_much_work' (numbers x iterations over max_work), or 'pending'.")
+          "outcome", [](const NumbersRequest& r) { return r.outcome(); }, "How it ended.")
       .def_prop_ro(
           "count", [](const NumbersRequest& r) { return r.count(); },
-          "Numbers in the body (all of them for 'too_many').")
+          "Numbers in the body (all of them for TOO_MANY).")
       .def(
           "answer",
           [](nb::handle self) {

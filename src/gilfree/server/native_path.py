@@ -29,6 +29,7 @@ from gilfree import wire
 from gilfree.fastapi import CLIENT_CLOSED_REQUEST, ClientDisconnected, Runner
 from gilfree.server.limits import content_length
 from gilfree.server.settings import Settings
+from gilfree.wire import NumbersFormat, RequestOutcome
 
 __all__ = [
     "JSON",
@@ -212,8 +213,8 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
                 wire.numbers_request(
                     body,
                     iterations=iterations,
-                    body_format="int64" if binary_in else "json",
-                    answer_format="int64" if binary_out else "json",
+                    body_format=NumbersFormat.INT64 if binary_in else NumbersFormat.JSON,
+                    answer_format=NumbersFormat.INT64 if binary_out else NumbersFormat.JSON,
                     max_numbers=settings.max_numbers,
                     max_work=settings.max_work,
                 ),
@@ -225,14 +226,14 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute
         except (ClientDisconnect, ClientDisconnected):
             return Response(status_code=CLIENT_CLOSED_REQUEST)
         outcome = answered.outcome
-        if outcome == "ok":
+        if outcome is RequestOutcome.OK:
             return Response(answered.answer(), media_type=OCTET_STREAM if binary_out else JSON)
-        if outcome == "not_canonical":
+        if outcome is RequestOutcome.NOT_CANONICAL:
             request._body = answered.body()  # where FastAPI's own handler reads the body from
             return None
-        if outcome == "too_many":
+        if outcome is RequestOutcome.TOO_MANY:
             raise too_many_numbers(answered.count, settings)
-        if outcome == "too_much_work":
+        if outcome is RequestOutcome.TOO_MUCH_WORK:
             raise too_much_work(answered.count, iterations, settings)
         raise RuntimeError(f"unexpected outcome of a native request: {outcome}")
 
