@@ -1,5 +1,5 @@
-// Executor tests: every chunk run once, on several named workers, errors, concurrent callers, the
-// process executor's lifetime.
+// Executor tests: every chunk run once, on several named workers, errors, concurrent callers
+// (the jobs' semantics are in test_executor_jobs.cpp).
 #include <gtest/gtest.h>
 
 #if defined(__linux__)
@@ -16,7 +16,6 @@
 
 #include "errors.hpp"
 #include "runtime/executor.hpp"
-#include "runtime/process_executor.hpp"
 
 namespace {
 
@@ -98,22 +97,6 @@ TEST(Executor, ConcurrentCallers) {
   }
   for (auto& t : callers) t.join();
   EXPECT_EQ(total.load(), 8U * 20U * 50U);
-}
-
-TEST(ProcessExecutor, ConfigureAndShutdown) {
-  gilfree::runtime::configure_process_executor(3);
-  EXPECT_EQ(gilfree::runtime::process_executor_threads(), 3U);
-  auto held = gilfree::runtime::process_executor();
-  gilfree::runtime::configure_process_executor(2);  // the held executor stays usable
-  std::atomic<int> ran{0};
-  held->run(10, [&](std::size_t, const ChunkContext&) { ran.fetch_add(1); });
-  EXPECT_EQ(ran.load(), 10);
-  EXPECT_EQ(gilfree::runtime::process_executor()->threads(), 2U);
-  gilfree::runtime::shutdown_process_executor();
-  EXPECT_EQ(gilfree::runtime::process_executor_threads(),
-            2U);  // restarts with the configured count
-  EXPECT_EQ(gilfree::runtime::process_executor()->threads(), 2U);
-  gilfree::runtime::shutdown_process_executor();
 }
 
 }  // namespace
