@@ -20,6 +20,7 @@ inside each replica with a native pool of the CPUs Ray assigned it, behind Serve
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import math
 import os
@@ -237,22 +238,24 @@ def http_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
     }
 
 
-def build_app(args: dict[str, str]) -> serve.Application:
+def build_app(args: Mapping[str, object]) -> serve.Application:
     """The application builder of ``serve run gilfree.ray.serve:build_app replicas=2`` and of a
-    KubeRay ``RayService``'s ``import_path``: ``replicas`` (or ``autoscale`` as ``MIN:MAX``) and
-    ``replica_cpus``; gilfree's settings come from the ``GILFREE_*`` environment. The proxies'
-    ``request_timeout_s`` belongs to the Serve config's ``http_options``: set it above
-    ``GILFREE_REQUEST_TIMEOUT_S``."""
+    KubeRay ``RayService``'s ``import_path``: ``replicas`` (or ``autoscale`` as ``"MIN:MAX"``,
+    quoted in YAML) and ``replica_cpus``; gilfree's settings come from the ``GILFREE_*``
+    environment (the application's ``runtime_env``). The proxies' ``request_timeout_s`` is the
+    Serve config's ``http_options``: set it above ``GILFREE_REQUEST_TIMEOUT_S``."""
     from gilfree.ray.launch import autoscale_range, cpus
 
     unknown = set(args) - {"replicas", "autoscale", "replica_cpus"}
     if unknown:
         raise ValueError(f"unknown arguments {sorted(unknown)}: replicas, autoscale, replica_cpus")
-    return application(
-        replicas=int(args["replicas"]) if "replicas" in args else None,
-        autoscale=autoscale_range(args["autoscale"]) if "autoscale" in args else None,
-        replica_cpus=cpus(args.get("replica_cpus", "1")),
-    )
+    try:
+        replicas = int(str(args["replicas"])) if "replicas" in args else None
+        autoscale = autoscale_range(str(args["autoscale"])) if "autoscale" in args else None
+        replica_cpus = cpus(str(args.get("replica_cpus", 1)))
+    except (argparse.ArgumentTypeError, ValueError) as exc:
+        raise ValueError(f"bad arguments {dict(args)}: {exc}") from None
+    return application(replicas=replicas, autoscale=autoscale, replica_cpus=replica_cpus)
 
 
 class _Stop(Exception):  # noqa: N818 - a signal, not an error
@@ -301,7 +304,15 @@ def connect(address: str, timeout_s: float, num_cpus: int) -> bool:
     try:
         ray.init(address=address)
     except Exception as exc:  # Ray's refusals: nothing at "auto", a version mismatch, ...
-        raise ClusterUnreachable(f"could not join the Ray cluster at {address}: {exc}") from None
+        hint = ""
+        if os.environ.get("RAY_AUTH_MODE") != "token":
+            hint = (
+                " (a cluster of `ray start` asks for its token: RAY_AUTH_MODE=token, with"
+                " RAY_AUTH_TOKEN or ~/.ray/auth_token as on its head)"
+            )
+        raise ClusterUnreachable(
+            f"could not join the Ray cluster at {address}: {exc}{hint}"
+        ) from None
     finally:
         watchdog.cancel()
     return False
@@ -354,7 +365,11 @@ def run(
         # After ray.init, whose core worker sets handlers of its own that end the process.
         previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         needed = scale.min_replicas * scale.replica_cpus
-        where = f"a local cluster of {usable} CPUs" if started else f"the cluster at {address}"
+        where = (
+            f"a local cluster of {usable} CPUs"
+            if started
+            else f"the cluster at {ray.get_runtime_context().gcs_address}"
+        )
         if needed > _cluster_cpus():
             message = (
                 f"{scale.min_replicas} replicas x {scale.replica_cpus:g} CPU need {needed:g}"
