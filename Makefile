@@ -291,7 +291,7 @@ bench-service: $(BENCH_STAMP) $(ORIGINAL_APP_STAMP) wrk ## gilfree serve vs the 
 	$(BIN)/python -m bench.service_bench $(BENCH_ARGS)
 
 .PHONY: bench-report
-bench-report: $(BENCH_STAMP) ## Assemble BENCHMARKS.md from bench/out (PNGs copied to bench/results)
+bench-report: $(BENCH_STAMP) ## Render BENCHMARKS.md and its plots (bench/results) from bench/out/*.json
 	$(BIN)/python -m bench.report
 
 .PHONY: bench-cpp

@@ -19,8 +19,8 @@ Measures, on this machine and in one run:
    ``gilfree_executor_active_jobs`` polled until it reads 0 (the time to that scrape's answer
    bounds the job's stop from above).
 
-Writes fuzzy.json and fuzzy.md into ``--out`` (default bench/out). Run it as ``make bench-fuzzy``
-(which builds the example and puts it on the path); ``--quick`` is short.
+Writes fuzzy.json into ``--out`` (default bench/out); ``make bench-report`` renders it. Run it as
+``make bench-fuzzy`` (which builds the example and puts it on the path); ``--quick`` is short.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-import statistics
+import socket
 import sys
 import time
 import urllib.parse
@@ -37,24 +37,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as a file: make the `bench` package importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import gilfree
 from bench import harness
-from bench.harness import LOOPBACK, Children, Server, ServiceSpec, progress
-from bench.runtime_report import (
-    duration,
-    generated_by,
-    noise_warning,
-    ratio,
-    table,
-    targets_section,
-    write_report,
-)
+from bench.harness import LOOPBACK, Children, Server, ServiceSpec, median, progress, quantile
 
 EXAMPLE = harness.REPO_ROOT / "examples" / "fuzzy_search"
-JSON_NAME, MARKDOWN_NAME = "fuzzy.json", "fuzzy.md"
 K = 10
 CORPUS_SIZE = 1_000_000
 PYTHON_SAMPLE = 2_000  # titles pure Python scores per query
@@ -103,7 +90,7 @@ def measure_kernel(rounds: int, size: int) -> dict[str, Any]:
     from corpus import product_titles
     from rapidfuzz import fuzz, process
 
-    cpus = int(gilfree.build_info()["usable_cpus"])
+    cpus = harness.usable_cpus()
     titles = product_titles(size)
     corpus = fuzzy.Corpus(titles)
     methods: dict[str, tuple[int | None, Callable[[str], object]]] = {
@@ -144,7 +131,7 @@ def measure_kernel(rounds: int, size: int) -> dict[str, Any]:
         "rounds": rounds,
         "queries": {
             query: {
-                **{m: statistics.median(seconds[m][query]) for m in methods},
+                **{m: median(seconds[m][query]) for m in methods},
                 "python_per_title": python_s[query],
             }
             for query in QUERIES
@@ -239,12 +226,8 @@ def _still_running_after_abort(port: int, trials: int) -> dict[str, Any]:
     """For each wait, how many of ``trials`` long searches, aborted mid-job, still had a job on
     the server that long after the abort: one scrape of /metrics each, sent once the wait is over
     (so the count is read at the wait plus the scrape's way in, at most one scrape's time)."""
-    import socket
-
-    scrape = statistics.median(_timed(lambda: _active_jobs(port)) for _ in range(20))
-    long_search = statistics.median(
-        _timed(lambda: asyncio.run(_search(port, LONG_QUERY))) for _ in range(5)
-    )
+    scrape = median(_timed(lambda: _active_jobs(port)) for _ in range(20))
+    long_search = median(_timed(lambda: asyncio.run(_search(port, LONG_QUERY))) for _ in range(5))
     running = {}
     for wait in ABORT_WAITS_S:
         running[str(wait)] = 0
@@ -262,7 +245,7 @@ def _still_running_after_abort(port: int, trials: int) -> dict[str, Any]:
 def measure_service(children: Children, logs: Path, quick: bool) -> dict[str, Any]:
     from corpus import product_titles
 
-    threads = int(gilfree.build_info()["usable_cpus"])
+    threads = harness.usable_cpus()
     env = harness.server_env(threads, {"FUZZY_CORPUS_SIZE": str(CORPUS_SIZE)})
     server = Server(
         _fuzzy_service(threads), children, logs / "fuzzy.log", env, startup_timeout_s=120
@@ -295,119 +278,69 @@ def measure_service(children: Children, logs: Path, quick: bool) -> dict[str, An
 # -- results -------------------------------------------------------------------------------------
 
 
-def _p(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def evaluate_targets(kernel: dict[str, Any], service: dict[str, Any]) -> list[dict[str, Any]]:
     queries = kernel["queries"].values()
-    worst_1 = min(q["extract"] / q["gilfree_1"] for q in queries)
-    worst_all = min(q["cdist"] / q["gilfree_all"] for q in queries)
-    typed_ratio = _p(service["typed_last_s"], 0.99) / _p(service["lone_s"], 0.99)
-    late = service["running"][str(CANCEL_WAIT_S)]
+    typed_p99 = quantile(service["typed_last_s"], 0.99) / quantile(service["lone_s"], 0.99)
     return [
-        {"target": "1 thread vs rapidfuzz extract, the slowest query", "goal": ">=", "limit": 1.0,
-         "measured": worst_1, "unit": "x", "passed": worst_1 >= 1.0},
-        {"target": f"{kernel['cpus']} threads vs rapidfuzz cdist(workers=-1), the slowest query",
-         "goal": ">", "limit": 1.0, "measured": worst_all, "unit": "x", "passed": worst_all > 1.0},
-        {"target": f"p99 of the last keystroke, {TYPISTS} typists, over a lone search's p99",
-         "goal": "<=", "limit": 2.0, "measured": typed_ratio, "unit": "x",
-         "passed": typed_ratio <= 2.0},
-        {"target": f"aborted searches still running {CANCEL_WAIT_S * 1e3:g} ms after the abort",
-         "goal": "<=", "limit": 0, "measured": late, "unit": f" of {service['trials']}",
-         "passed": late == 0},
-    ]  # fmt: skip
-
-
-def render_markdown(results: dict[str, Any]) -> str:
-    machine, kernel, service = results["machine"], results["kernel"], results["service"]
-    command = "make bench-fuzzy" + (" BENCH_ARGS=--quick" if results["mode"] == "quick" else "")
-    import rapidfuzz
-
-    lines = [
-        "## Fuzzy search: a million titles against rapidfuzz, and served per keystroke",
-        "",
-        generated_by(machine, command, "at most", f", rapidfuzz {rapidfuzz.__version__}"),
-        "",
-        *noise_warning(machine),
-        *targets_section(
-            results["targets"],
-            lambda t: (
-                f"{t['goal']} {t['limit']:g}{t['unit']}",
-                f"{t['measured']:.3g}{t['unit']}",
-            ),
+        harness.target(
+            "1 thread vs rapidfuzz extract, the slowest query",
+            min(q["extract"] / q["gilfree_1"] for q in queries),
+            ">=",
+            1.0,
+            "x",
         ),
-        f"### One query against {kernel['size']:,} titles, k = {K}",
-        "",
-        f"Median of {kernel['rounds']} interleaved rounds in one process. `extract` is"
-        f" `process.extract(q, titles, scorer=fuzz.ratio, limit={K})` (one thread), `cdist`"
-        " `process.cdist([q], titles, scorer=fuzz.ratio, workers=-1)` (every CPU, every score as"
-        " float32, no top k taken). Pure Python scores a sample of"
-        f" {PYTHON_SAMPLE:,} titles with the same LCS as a dynamic programme; its time is per"
-        " title, against gilfree's on one thread per title of the whole corpus.",
-        "",
+        harness.target(
+            f"{kernel['cpus']} threads vs rapidfuzz cdist(workers=-1), the slowest query",
+            min(q["cdist"] / q["gilfree_all"] for q in queries),
+            ">",
+            1.0,
+            "x",
+        ),
+        harness.target(
+            f"p99 of the last keystroke, {TYPISTS} typists, over a lone search's p99",
+            typed_p99,
+            "<=",
+            2.0,
+            "x",
+        ),
+        harness.target(
+            f"aborted searches still running {CANCEL_WAIT_S * 1e3:g} ms after the abort",
+            service["running"][str(CANCEL_WAIT_S)],
+            "<=",
+            0,
+            f" of {service['trials']}",
+        ),
     ]
-    rows = []
-    for query, q in kernel["queries"].items():
-        one_per_title = q["gilfree_1"] / kernel["size"]
-        rows.append([
-            str(len(query)), duration(q["gilfree_1"] * 1e3), duration(q["extract"] * 1e3),
-            ratio(q["extract"] / q["gilfree_1"]), duration(q["gilfree_all"] * 1e3),
-            duration(q["cdist"] * 1e3), ratio(q["cdist"] / q["gilfree_all"]),
-            f"{q['python_per_title'] * 1e9:,.0f} ns", ratio(q["python_per_title"] / one_per_title),
-        ])  # fmt: skip
-    lines += table(
-        ["query length", "gilfree, 1 thread", "extract", "extract / gilfree",
-         f"gilfree, {kernel['cpus']} threads", "cdist", "cdist / gilfree",
-         "pure Python, a title", "Python / gilfree 1 thread"],
-        rows,
-    )  # fmt: skip
-    lone, typed = service["lone_s"], service["typed_last_s"]
-    lines += [
-        "",
-        "### Search as you type",
-        "",
-        f"A real `uvicorn app:app` over {CORPUS_SIZE:,} titles on {service['threads']} native"
-        f" threads. {service['phrases']} phrases (the first two or three words of random titles),"
-        f" searched one at a time by a lone client, then typed by {TYPISTS} clients at"
-        f" {1 / KEYSTROKE_S:.0f} keystrokes a second, each keystroke closing the connection of the"
-        f" search still in flight ({service['aborted']:,} aborted) and searching the new prefix on"
-        " a new one. The machine's cores were"
-        f" {service['cores_busy_while_typing']:.2f} busy while they typed (client included).",
-        "",
-        *table(
-            ["latency", "p50", "p90", "p99", "max"],
-            [
-                ["a lone search", *(duration(_p(lone, q) * 1e3) for q in (0.5, 0.9, 0.99, 1.0))],
-                [
-                    f"the last keystroke, {TYPISTS} typists",
-                    *(duration(_p(typed, q) * 1e3) for q in (0.5, 0.9, 0.99, 1.0)),
-                ],
-            ],
-        ),
-        "",
-        f"A search of the longest query ({len(LONG_QUERY)} characters, about"
-        f" {duration(service['long_search_s'] * 1e3)} alone), aborted a third of the way in"
-        f" ({service['trials']} times for each wait), then one scrape of `/metrics`"
-        f" ({duration(service['scrape_s'] * 1e3)} on an idle server) sent that long after the"
-        " abort: how often the server still had the job.",
-        "",
-        *table(
-            ["wait after the abort", "searches still running"],
-            [
-                [duration(float(w) * 1e3), f"{n} of {service['trials']}"]
-                for w, n in service["running"].items()
-            ],
-        ),
-        "",
-    ]
-    return "\n".join(lines)
+
+
+def measure(children: Children, quick: bool, out: Path) -> dict[str, Any]:
+    """The kernel's queries in this process, then the service's: the run's results."""
+    mode = "quick" if quick else "full"
+    threads = harness.usable_cpus()
+    logs = out / "fuzzy_logs"
+    plan = {
+        "queries": QUERIES,
+        "k": K,
+        "corpus_size": CORPUS_SIZE,
+        "python_sample": PYTHON_SAMPLE,
+        "typists": TYPISTS,
+        "keystroke_s": KEYSTROKE_S,
+        "long_query": LONG_QUERY,
+    }
+    busy = harness.start_run(mode, threads, "fuzzy search", logs)
+    results = harness.results_head(mode, plan, threads, busy)
+    results["kernel"] = measure_kernel(3 if quick else 7, CORPUS_SIZE)
+    results["service"] = measure_service(children, logs, quick)
+    results["targets"] = evaluate_targets(results["kernel"], results["service"])
+    return results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = harness.bench_parser(
-        "bench.fuzzy_bench", __doc__, quick="fewer rounds and phrases", outputs="fuzzy.json and .md"
+        "python -m bench.fuzzy_bench",
+        __doc__,
+        quick="fewer rounds and phrases",
+        outputs="fuzzy.json",
     )
     args = parser.parse_args(argv)
     try:
@@ -416,25 +349,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError as missing:
         parser.error(f"{missing.name} is not importable: run it as `make bench-fuzzy`")
     sys.path.insert(0, str(EXAMPLE))
-    mode = "quick" if args.quick else "full"
-    logs = args.out / "fuzzy_logs"
-    threads = int(gilfree.build_info()["usable_cpus"])
-
-    def run(children: Children) -> dict[str, Any]:
-        busy = harness.start_run(mode, threads, "fuzzy search", logs, quiet_cores=0.3)
-        results = harness.results_head(mode, {"queries": QUERIES, "k": K}, threads, busy)
-        results["kernel"] = measure_kernel(3 if args.quick else 7, CORPUS_SIZE)
-        results["service"] = measure_service(children, logs, args.quick)
-        results["targets"] = evaluate_targets(results["kernel"], results["service"])
-        return results
-
-    def write(results: dict[str, Any]) -> list[Path]:
-        args.out.mkdir(parents=True, exist_ok=True)
-        return write_report(
-            results, args.out, (JSON_NAME, MARKDOWN_NAME, ""), render_markdown, None
-        )
-
-    return harness.run_and_report(run, write, unit_sep="")
+    out: Path = args.out.resolve()
+    return harness.run_and_report(
+        lambda children: measure(children, args.quick, out),
+        out / "fuzzy.json",
+        require_targets=args.require_targets,
+    )
 
 
 if __name__ == "__main__":

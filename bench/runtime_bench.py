@@ -13,9 +13,8 @@ Measures, on this machine and in one run (see ``--help``):
 5. how fast admission's estimate of a kernel whose declared cost is ten times off (kernelpkg's
    entropy declared at a tenth and at ten times) comes to its measured cost (in process).
 
-Writes runtime.json (raw figures and the machine), runtime.md (tables, ratios, targets) and
-runtime_healthz.png into ``--out`` (default bench/out). Run it from the repository root as
-``python -m bench.runtime_bench`` or ``python bench/runtime_bench.py``; ``--quick`` is short.
+Writes runtime.json into ``--out`` (default bench/out); ``make bench-report`` renders it. Run it
+from the repository root as ``python -m bench.runtime_bench``; ``--quick`` is short.
 """
 
 from __future__ import annotations
@@ -23,13 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import http.client
-import json
 import math
-import os
 import select
-import signal
-import statistics
 import sys
 import tempfile
 import time
@@ -41,30 +35,28 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as a file: make the `bench` package importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import kernelpkg
 import uvloop
 from starlette.concurrency import run_in_threadpool
 
 import gilfree
-from bench import harness, runtime_report
+from bench import harness
 from bench.harness import (
-    LOOPBACK,
     Children,
     Server,
     ServiceSpec,
+    censored_median,
     machine_cpu_seconds,
+    median,
+    numbers_body,
     open_request,
-    parse_wrk_summary,
     progress,
+    target,
     timed_request,
     wait_for_cpu,
     wait_for_threads,
-    wrk_command,
-    wrk_path,
 )
+from gilfree.server.settings import Settings
 
 PHASES = ("overhead", "estimates", "cancel", "healthz", "small")
 SERVICE_KEYS = ("gilfree", "threadpool", "blocking")
@@ -76,8 +68,8 @@ WARM_UP_ITERATIONS = 100_000
 MIN_TRIES = 3
 # Polls (1 ms apart) in a row with no server thread running that count as "cores freed".
 FREED_HOLD_POLLS = 5
-# The contract's default cap on iterations; raised for the services where the load needs more.
-MAX_ITERATIONS = 100_000
+# gilfree's default cap on iterations; raised for the services where the load needs more.
+MAX_ITERATIONS: int = Settings.model_fields["max_iterations"].default
 # Between two looks at the executor's counters while timing a cancellation.
 CANCEL_POLL_S = 100e-6
 # The shortest uncancelled duration of the job whose cancellation is timed.
@@ -206,39 +198,13 @@ def service_specs(threads: int) -> dict[str, ServiceSpec]:
     return {spec.key: spec for spec in specs}
 
 
-def server_env(run: Run) -> dict[str, str]:
-    """The environment every service gets: the caller's, with gilfree's settings made explicit."""
+def limits(run: Run) -> dict[str, str]:
+    """gilfree's limits raised for the run's requests (the peers read the iterations' too); the
+    queue's default (30 CPU seconds a native thread) holds many of them."""
     plan = run.plan
     work = max(plan.huge_numbers * plan.huge_iterations, plan.load_numbers * run.load_iterations)
     iterations = max(MAX_ITERATIONS, WARM_UP_ITERATIONS, run.load_iterations)
-    settings = {
-        "GILFREE_MAX_ITERATIONS": str(iterations),  # the peers read it too
-        "GILFREE_MAX_WORK": str(max(10**10, work)),
-        # The queue's default (30 CPU seconds a native thread) holds many of these requests.
-    }
-    return harness.server_env(run.threads, settings)
-
-
-def numbers_body(count: int) -> bytes:
-    return json.dumps({"numbers": list(range(count))}, separators=(",", ":")).encode()
-
-
-# -- statistics --------------------------------------------------------------------------------
-
-
-def median(values: Sequence[float]) -> float:
-    return float(statistics.median(values))
-
-
-def censored_median(samples: Sequence[tuple[float, bool]]) -> tuple[float, bool]:
-    """The median of (value, censored) samples, and whether it is only a lower bound.
-
-    A censored sample is "at least this much"; its value is the cap, above every exact sample.
-    """
-    ordered = sorted(samples)
-    n = len(ordered)
-    middle = ordered[(n - 1) // 2 : n // 2 + 1]
-    return median([value for value, _ in middle]), any(censored for _, censored in middle)
+    return {"GILFREE_MAX_ITERATIONS": str(iterations), "GILFREE_MAX_WORK": str(max(10**10, work))}
 
 
 # -- phase: per-call overhead, in process --------------------------------------------------------
@@ -246,15 +212,8 @@ def censored_median(samples: Sequence[tuple[float, bool]]) -> tuple[float, bool]
 AwaitableCall = Callable[[], Awaitable[object]]
 
 
-async def _seconds_per_call(call: AwaitableCall, calls: int) -> float:
-    start = time.perf_counter()
-    for _ in range(calls):
-        await call()
-    return (time.perf_counter() - start) / calls
-
-
-# Each way of awaiting a trivial call: (how, the awaited call, whether jobs may run at once).
-OverheadWay = tuple[Callable[[], Awaitable[object]], bool]
+# Each way of awaiting a trivial call: (the awaited call, whether jobs may run at once).
+OverheadWay = tuple[AwaitableCall, bool]
 
 
 def _overhead_variants() -> dict[str, list[dict[str, OverheadWay]]]:
@@ -348,11 +307,7 @@ async def _call_overhead(plan: Plan) -> dict[str, Any]:
 
 def measure_call_overhead(plan: Plan, threads: int) -> dict[str, Any]:
     gilfree.configure(threads=threads)
-    loop = uvloop.new_event_loop()
-    try:
-        return loop.run_until_complete(_call_overhead(plan))
-    finally:
-        loop.close()
+    return uvloop.run(_call_overhead(plan))
 
 
 # -- phase: estimates of a kernel declared ten times off, in process ----------------------------
@@ -390,22 +345,19 @@ def measure_estimates(plan: Plan, threads: int) -> dict[str, Any]:
         "declared at a tenth": kernelpkg.entropy_underdeclared,
         "declared at ten times": kernelpkg.entropy_overdeclared,
     }
-    loop = uvloop.new_event_loop()
-    try:
-        series = {
-            label: loop.run_until_complete(_estimate_series(kernel, plan.estimate_jobs))
-            for label, kernel in kernels.items()
-        }
-    finally:
-        loop.close()
-    out: dict[str, Any] = {"jobs": plan.estimate_jobs, "tolerance": ESTIMATE_TOLERANCE}
-    out["words"], out["word_bytes"], out["rounds"] = (
-        ESTIMATE_WORDS,
-        ESTIMATE_WORD_BYTES,
-        ESTIMATE_ROUNDS,
-    )
-    out["settle_jobs"] = ESTIMATE_SETTLE_JOBS
-    out["kernels"] = {}
+    series = {
+        label: uvloop.run(_estimate_series(kernel, plan.estimate_jobs))
+        for label, kernel in kernels.items()
+    }
+    out: dict[str, Any] = {
+        "jobs": plan.estimate_jobs,
+        "tolerance": ESTIMATE_TOLERANCE,
+        "words": ESTIMATE_WORDS,
+        "word_bytes": ESTIMATE_WORD_BYTES,
+        "rounds": ESTIMATE_ROUNDS,
+        "settle_jobs": ESTIMATE_SETTLE_JOBS,
+        "kernels": {},
+    }
     for label, jobs in series.items():
         # The kernel's measured cost: every job of a series does the same work, so the median of
         # their CPU times (each job's own varies with the machine's speed from moment to moment).
@@ -426,7 +378,7 @@ def measure_estimates(plan: Plan, threads: int) -> dict[str, Any]:
                 max(j["measured_ms"] for j in jobs),
             ],
             "converged_from_job": within,
-            "worst_after_settling": max(off[ESTIMATE_SETTLE_JOBS:]) if len(off) > 2 else None,
+            "worst_after_settling": max(off[ESTIMATE_SETTLE_JOBS:], default=None),
         }
         progress(
             f"estimates: {label}: estimate / measured cost "
@@ -474,8 +426,8 @@ async def _cancellation(plan: Plan, threads: int) -> dict[str, Any]:
         gilfree.process_numbers(numbers, iterations)
         return time.perf_counter() - start
 
-    # The compared job lasts about compare_job_s; the target's job is the issue's huge one, or
-    # one of about MIN_CANCEL_JOB_S where this machine would finish that one sooner.
+    # The compared job lasts about compare_job_s; the target's job is cancel_numbers x
+    # huge_iterations, or one of about MIN_CANCEL_JOB_S where this machine would finish that sooner.
     compare_iterations = iterations_for(plan.compare_job_s, run_job)
     compare_job_s = run_job(compare_iterations)
     long_enough = math.ceil(compare_iterations * MIN_CANCEL_JOB_S / compare_job_s)
@@ -529,11 +481,7 @@ async def _cancellation(plan: Plan, threads: int) -> dict[str, Any]:
 
 def measure_cancellation(plan: Plan, threads: int) -> dict[str, Any]:
     gilfree.configure(threads=threads)
-    loop = uvloop.new_event_loop()
-    try:
-        return loop.run_until_complete(_cancellation(plan, threads))
-    finally:
-        loop.close()
+    return uvloop.run(_cancellation(plan, threads))
 
 
 def _one_core_kernel_s(numbers: list[int], iterations: int, repeats: int) -> float:
@@ -622,19 +570,17 @@ def restart(server: Server, run: Run) -> None:
 
 def measure_healthz(server: Server, run: Run) -> dict[str, Any]:
     plan, label, key = run.plan, server.spec.label, server.spec.key
-    base = f"http://{LOOPBACK}:{server.port}"
     progress(f"healthz: {label}: {run.connections} connections looping large jobs")
     load_log = run.logs / f"wrk-load-{key}.txt"
-    load = run.children.start(
-        wrk_command(
-            base + run.load_target,
-            threads=min(run.connections, 4),
-            connections=run.connections,
-            duration_s=plan.healthz_seconds + 120,
-            timeout_s=120,
-        ),
-        log=load_log,
-        env={**os.environ, "BENCH_BODY_FILE": str(run.load_body_file)},
+    load = harness.start_wrk(
+        run.children,
+        load_log,
+        server.url + run.load_target,
+        threads=min(run.connections, 4),
+        connections=run.connections,
+        duration_s=plan.healthz_seconds + 120,
+        timeout_s=120,
+        body_file=run.load_body_file,
     )
     try:
         busy_after_s = wait_for_cpu(server, run.busy, window_s=0.25, timeout_s=BUSY_TIMEOUT_S)
@@ -646,29 +592,22 @@ def measure_healthz(server: Server, run: Run) -> dict[str, Any]:
             )
         time.sleep(0.5)
         progress(f"healthz: {label}: measuring GET /healthz for {plan.healthz_seconds:g} s")
-        healthz_log = run.logs / f"wrk-healthz-{key}.txt"
         cpu0, machine0, wall0 = server.cpu_seconds(), machine_cpu_seconds(), time.monotonic()
-        probe = run.children.start(
-            wrk_command(
-                base + "/healthz",
-                threads=1,
-                connections=1,
-                duration_s=plan.healthz_seconds,
-                timeout_s=60,
-            ),
-            log=healthz_log,
+        healthz = harness.run_wrk(
+            run.children,
+            run.logs / f"wrk-healthz-{key}.txt",
+            server.url + "/healthz",
+            threads=1,
+            connections=1,
+            duration_s=plan.healthz_seconds,
         )
-        probe.wait(timeout=plan.healthz_seconds + 90)
-        run.children.stop(probe)  # ended: only forgotten
         wall = time.monotonic() - wall0
         cores_busy = (server.cpu_seconds() - cpu0) / wall
         machine_busy = (machine_cpu_seconds() - machine0) / wall
-        load.send_signal(signal.SIGINT)  # wrk prints its summary on SIGINT
-        load.wait(timeout=30)
     finally:
-        run.children.stop(load)
-    healthz = parse_wrk_summary(healthz_log.read_text(errors="replace"))
-    load_summary = parse_wrk_summary(load_log.read_text(errors="replace"))
+        load_summary = harness.stop_wrk(run.children, load, load_log)
+    if load_summary is None:
+        raise RuntimeError(f"{label}: the load completed no request; see {load_log}")
     for name, summary in (("/healthz", healthz), ("load", load_summary)):
         if any(summary.errors.values()):
             progress(f"healthz: {label}: warning: {name} requests failed: {summary.errors}")
@@ -679,7 +618,7 @@ def measure_healthz(server: Server, run: Run) -> dict[str, Any]:
     return {
         "healthz": healthz.as_dict(),
         "load": load_summary.as_dict(),
-        "load_requests_per_s": load_summary.requests / load_summary.duration_s,
+        "load_requests_per_s": load_summary.requests_per_s,
         "load_reached_busy": busy_after_s is not None,
         "server_cores_busy": cores_busy,
         "server_busy_share": cores_busy / run.threads,
@@ -691,21 +630,11 @@ def measure_healthz(server: Server, run: Run) -> dict[str, Any]:
 # -- phase: a small request behind a huge job, over HTTP -----------------------------------------
 
 
-def _connected(server: Server, timeout_s: float) -> http.client.HTTPConnection:
-    # Opened just before use: a server closes a keep-alive connection left idle for long.
-    conn = http.client.HTTPConnection(LOOPBACK, server.port, timeout=timeout_s)
-    conn.connect()
-    return conn
-
-
 def _small_try(server: Server, run: Run) -> dict[str, Any]:
     patience = run.plan.small_patience_s
     small = ("POST", run.small_target, run.small_body)
-    conn = _connected(server, 30)
-    try:
-        status, idle_s = timed_request(server.port, *small, timeout_s=30, connection=conn)
-    finally:
-        conn.close()
+    # Each on a connection opened just before it: a server closes one left idle for long.
+    status, idle_s = timed_request(server.port, *small, timeout_s=30)
     if status != 200:
         raise RuntimeError(f"a small request on an idle server answered {status}")
     censored = False
@@ -717,15 +646,12 @@ def _small_try(server: Server, run: Run) -> dict[str, Any]:
                 f"small: {server.spec.label}: warning: the huge job never ran on all"
                 f" {run.threads} workers within {BUSY_TIMEOUT_S:g} s; timing anyway"
             )
-        conn = _connected(server, patience)
         try:
-            status, latency_s = timed_request(server.port, *small, timeout_s=30, connection=conn)
+            status, latency_s = timed_request(server.port, *small, timeout_s=patience)
             if status != 200:
                 raise RuntimeError(f"the small request answered {status}")
         except TimeoutError:
             latency_s, censored = patience, True
-        finally:
-            conn.close()
         # Readable means the huge job's answer has arrived: it ended before the disconnect.
         huge_finished_first = bool(select.select([huge], [], [], 0)[0])
     finally:
@@ -795,89 +721,79 @@ def measure_small_behind_huge(server: Server, run: Run) -> dict[str, Any]:
 
 
 def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets against the measured figures; a skipped phase gives no verdict."""
-    targets: list[dict[str, Any]] = []
-
-    def target(name: str, measured: float | None, limit: float, unit: str, note: str = "") -> None:
-        targets.append(
-            {
-                "target": name,
-                "limit": limit,
-                "unit": unit,
-                "measured": measured,
-                "passed": None if measured is None else measured <= limit,
-                "note": note,
-            }
-        )
-
+    """The suite's targets against the measured figures; a skipped phase gives no verdict."""
     healthz = results.get("healthz_under_load", {}).get("gilfree")
-    target(
-        "gilfree /healthz p99 under full native load",
-        healthz["healthz"]["latency_us"]["p99"] / 1e3 if healthz else None,
-        5.0,
-        "ms",
-    )
     small = results.get("small_behind_huge", {}).get("gilfree")
-    target(
-        "gilfree 100-number request while a 1,000,000 x 10,000 job runs (median)",
-        small["median_ms"] if small else None,
-        20.0,
-        "ms",
-        "lower bound: the request waited past the patience"
-        if small and small["median_is_lower_bound"]
-        else "",
-    )
     cancel = results.get("cancellation")
-    target(
-        "a cancelled job frees its cores (median)",
-        cancel["target_aio_median_ms"] if cancel else None,
-        10.0,
-        "ms",
-    )
     overhead = results.get("call_overhead")
-    trivial = overhead["calls"]["sum_squares(1, 2)"] if overhead else None
-    target(
-        "awaited trivial native job on the pool / run_in_threadpool (sum_squares per call)",
-        trivial["job_over_threadpool"] if trivial else None,
-        0.5,
-        "ratio",
-    )
-    target(
-        "awaited trivial job of a separately built module / the same kernel built into gilfree"
-        " (sum_squares on the pool)",
-        trivial["kernelpkg_over_builtin_job"] if trivial else None,
-        1.10,
-        "ratio",
-    )
-    target(
-        "awaited trivial job of a separately built module / run_in_threadpool",
-        trivial["kernelpkg_job_over_threadpool"] if trivial else None,
-        0.5,
-        "ratio",
-    )
-    estimates = results.get("estimates")
-    for label, entry in (estimates or {}).get("kernels", {}).items():
+    trivial = overhead["calls"]["sum_squares(1, 2)"] if overhead else {}
+    targets = [
         target(
-            f"admission estimate of a kernel {label}: worst |estimate / measured cost - 1| from"
-            f" job {estimates['settle_jobs'] + 1} on",
-            entry["worst_after_settling"],
-            estimates["tolerance"],
-            "share",
-        )
+            "gilfree /healthz p99 under full native load",
+            healthz["healthz"]["latency_us"]["p99"] / 1e3 if healthz else None,
+            "<=",
+            5.0,
+            "ms",
+        ),
+        target(
+            "gilfree 100-number request while a 1,000,000 x 10,000 job runs (median)",
+            small["median_ms"] if small else None,
+            "<=",
+            20.0,
+            "ms",
+            lower_bound=bool(small and small["median_is_lower_bound"]),
+        ),
+        target(
+            "a cancelled job frees its cores (median)",
+            cancel["target_aio_median_ms"] if cancel else None,
+            "<=",
+            10.0,
+            "ms",
+        ),
+        target(
+            "awaited trivial native job on the pool / run_in_threadpool (sum_squares per call)",
+            trivial.get("job_over_threadpool"),
+            "<=",
+            0.5,
+        ),
+        target(
+            "awaited trivial job of a separately built module / the same kernel built into gilfree"
+            " (sum_squares on the pool)",
+            trivial.get("kernelpkg_over_builtin_job"),
+            "<=",
+            1.10,
+        ),
+        target(
+            "awaited trivial job of a separately built module / run_in_threadpool",
+            trivial.get("kernelpkg_job_over_threadpool"),
+            "<=",
+            0.5,
+        ),
+    ]
+    estimates = results.get("estimates")
     if estimates is None:
-        target("admission estimate of a kernel declared ten times off", None, 0.2, "share")
+        name = "admission estimate of a kernel declared ten times off"
+        return [*targets, target(name, None, "<=", ESTIMATE_TOLERANCE)]
+    for label, entry in estimates["kernels"].items():
+        targets.append(
+            target(
+                f"admission estimate of a kernel {label}: worst |estimate / measured cost - 1|"
+                f" from job {estimates['settle_jobs'] + 1} on",
+                entry["worst_after_settling"],
+                "<=",
+                estimates["tolerance"],
+            )
+        )
     return targets
 
 
-def run_benchmark(
+def measure(
     plan: Plan, phases: Sequence[str], service_keys: Sequence[str], out: Path, children: Children
 ) -> dict[str, Any]:
-    threads = int(gilfree.build_info()["usable_cpus"])
+    """The phases chosen, on the services chosen: the run's results."""
+    threads = harness.usable_cpus()
     logs = out / "runtime_logs"
-    phase_list = f"phases: {', '.join(phases)}"
-    busy_before = harness.start_run(
-        plan.mode, threads, phase_list, logs, quiet_cores=runtime_report.QUIET_CORES
-    )
+    busy_before = harness.start_run(plan.mode, threads, f"phases: {', '.join(phases)}", logs)
     results: dict[str, Any] = {
         **harness.results_head(plan.mode, asdict(plan), threads, busy_before),
         "method": {
@@ -903,7 +819,7 @@ def run_benchmark(
             load_iterations = results["load_request"]["iterations"]
         with tempfile.TemporaryDirectory(prefix="gilfree-bench-") as scratch:
             load_body_file = Path(scratch) / "load-body.json"
-            load_body_file.write_bytes(numbers_body(plan.load_numbers))
+            load_body_file.write_bytes(numbers_body(range(plan.load_numbers)))
             run = Run(
                 plan=plan,
                 children=children,
@@ -912,15 +828,15 @@ def run_benchmark(
                 connections=max(2, threads),
                 load_iterations=load_iterations,
                 load_body_file=load_body_file,
-                huge_body=numbers_body(plan.huge_numbers),
-                small_body=numbers_body(plan.small_numbers),
+                huge_body=numbers_body(range(plan.huge_numbers)),
+                small_body=numbers_body(range(plan.small_numbers)),
             )
             results["services"] = {}
             specs = service_specs(threads)
-            env = server_env(run)
+            env = harness.server_env(threads, limits(run))
             for key in service_keys:
                 spec = specs[key]
-                results["services"][key] = {"label": spec.label, "description": spec.description}
+                results["services"][key] = spec.described()
                 server = Server(spec, children, logs / f"server-{key}.log", env)
                 progress(f"starting {spec.label}")
                 server.start()
@@ -950,7 +866,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "python -m bench.runtime_bench",
         __doc__,
         quick="a short run (about 2 minutes)",
-        outputs="runtime.json, runtime.md and runtime_healthz.png",
+        outputs="runtime.json",
     )
     harness.add_subset_option(parser, "phases", PHASES)
     harness.add_subset_option(parser, "services", SERVICE_KEYS)
@@ -972,33 +888,23 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             parser.error(f"--{option.replace('_', '-')} must be a positive integer")
     for option, allowed in (("phases", PHASES), ("services", SERVICE_KEYS)):
         setattr(args, option, harness.chosen_subset(parser, option, getattr(args, option), allowed))
+    if {"healthz", "small"} & set(args.phases) and harness.wrk_path() is None:
+        parser.error("wrk is not installed: `apt-get install -y wrk` (`make bench` does)")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
-    if {"healthz", "small"} & set(args.phases) and wrk_path() is None:
-        print(
-            "runtime_bench: wrk is not installed. On Debian or Ubuntu: `apt-get install -y wrk`"
-            " (`make bench` installs it when it can).",
-            file=sys.stderr,
-        )
-        return 2
-    missing = runtime_report.missing_dependency()
-    if missing:
-        print(f"runtime_bench: {missing}", file=sys.stderr)
-        return 2
     plan = QUICK if args.quick else FULL
     if args.load_numbers is not None:
         plan = replace(plan, load_numbers=args.load_numbers)
     if args.load_iterations is not None:
         plan = replace(plan, load_iterations=args.load_iterations)
     out: Path = args.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
     return harness.run_and_report(
-        lambda children: run_benchmark(plan, args.phases, args.services, out, children),
-        lambda results: runtime_report.write_all(results, out),
-        unit_sep=" ",
+        lambda children: measure(plan, args.phases, args.services, out, children),
+        out / "runtime.json",
+        require_targets=args.require_targets,
     )
 
 

@@ -18,7 +18,7 @@ is about three times longer; ``--values`` keeps one):
 The client is a raw-socket HTTP/1.1 client on a keep-alive connection that sends a request
 prepared once (head and body in one bytes object) and reads exactly Content-Length bytes into a
 reused buffer; the cheapest round trip there is (GET /healthz) is reported for scale. Writes
-wire.json, wire.md and wire_latency.png into ``--out`` (default bench/out). Run it from the
+wire.json into ``--out`` (default bench/out); ``make bench-report`` renders it. Run it from the
 repository root as ``python -m bench.wire_bench``; ``--quick`` is short.
 """
 
@@ -29,28 +29,28 @@ import json
 import random
 import select
 import socket
-import statistics
 import sys
 import threading
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as a file: make the `bench` package importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import gilfree
-from bench import harness, runtime_report, wire_report
+from bench import harness
 from bench.harness import (
     LOOPBACK,
     Children,
     Server,
     ServiceSpec,
     machine_cpu_seconds,
+    median,
+    numbers_body,
     progress,
+    quantile,
+    target,
 )
 
 JSON = "application/json"
@@ -233,7 +233,7 @@ def make_payload(count: int, values: str, iterations: int) -> Payload:
     expected = gilfree.process_numbers(numbers, iterations)
     return Payload(
         count=count,
-        json_body=json.dumps({"numbers": numbers}, separators=(",", ":")).encode(),
+        json_body=numbers_body(numbers),
         octet_body=_int64_le(numbers),
         expected=expected,
         expected_octet=_int64_le(expected),
@@ -470,15 +470,13 @@ def measure_peak_rss(server: Server, client: Client, request: bytes) -> dict[str
 
 
 def latency_summary(seconds: Sequence[float]) -> dict[str, Any]:
-    ms = sorted(s * 1e3 for s in seconds)
-    p90 = statistics.quantiles(ms, n=10, method="inclusive")[8] if len(ms) > 1 else ms[0]
+    ms = [s * 1e3 for s in seconds]
     return {
         "requests": len(ms),
-        "median_ms": float(statistics.median(ms)),
-        "p90_ms": float(p90),
-        "min_ms": ms[0],
-        "max_ms": ms[-1],
-        "mean_ms": float(statistics.fmean(ms)),
+        "median_ms": median(ms),
+        "p90_ms": quantile(ms, 0.9),
+        "min_ms": min(ms),
+        "max_ms": max(ms),
     }
 
 
@@ -672,89 +670,72 @@ def measure_latency(run: Run, values: str, payload: Payload) -> dict[str, Any]:
 
 
 def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets against the measured figures, each target once per distribution (in
+    """The suite's targets against the measured figures, each target once per distribution (in
     the plan's order); a figure not measured gives no verdict."""
-    targets: list[dict[str, Any]] = []
     plan = results["plan"]
     big = plan["rss_numbers"]
     distributions: dict[str, Any] = results.get("distributions", {})
 
-    def median_of(values: str, key: str) -> float | None:
-        latency = distributions.get(values, {}).get("latency", {})
-        entry = latency.get(str(big), {}).get("variants", {}).get(key)
-        return None if entry is None else float(entry["median_ms"])
-
     def speedup(values: str, slow: str, fast: str) -> float | None:
-        slow_ms, fast_ms = median_of(values, slow), median_of(values, fast)
-        return None if slow_ms is None or fast_ms is None else slow_ms / fast_ms
+        latency = distributions.get(values, {}).get("latency", {}).get(str(big), {})
+        variants = latency.get("variants", {})
+        if slow not in variants or fast not in variants:
+            return None
+        return float(variants[slow]["median_ms"] / variants[fast]["median_ms"])
 
     def first_multiple(values: str) -> float | None:
         memory = distributions.get(values, {}).get("memory", {}).get("gilfree_json")
         return None if memory is None else float(memory["first_multiple_of_body"])
 
-    def target(
-        name: str, values: str, measured: float | None, goal: str, limit: float, unit: str
-    ) -> None:
-        passed = None
-        if measured is not None:
-            passed = measured >= limit if goal == ">=" else measured <= limit
-        targets.append(
-            {
-                "target": name,
-                "values": values,
-                "goal": goal,
-                "limit": limit,
-                "unit": unit,
-                "measured": measured,
-                "passed": passed,
-            }
-        )
-
     count = f"{big:,} numbers, iterations={plan['iterations']}"
-    for values in plan["values"]:
-        target(
-            f"gilfree JSON round trip vs the original style, {VALUE_LABELS[values]} ({count};"
-            " original / gilfree, medians)",
-            values,
-            speedup(values, "original", "gilfree_json"),
+    checks: list[tuple[str, Callable[[str], float | None], str, float]] = [
+        (
+            "gilfree JSON round trip vs the original style, {label} ({count}; original / gilfree,"
+            " medians)",
+            lambda values: speedup(values, "original", "gilfree_json"),
             ">=",
             10.0,
-            "x",
-        )
-    for values in plan["values"]:
-        target(
-            f"gilfree JSON, {VALUE_LABELS[values]}: extra peak RSS of a {big:,}-number request"
-            " over the idle RSS / its body (the first such request of a fresh server)",
-            values,
-            first_multiple(values),
+        ),
+        (
+            "gilfree JSON, {label}: extra peak RSS of a {big:,}-number request over the idle RSS /"
+            " its body (the first such request of a fresh server)",
+            first_multiple,
             "<=",
             3.0,
-            "x",
-        )
-    for values in plan["values"]:
-        target(
-            f"gilfree octet-stream in and out vs JSON in and out, {VALUE_LABELS[values]}"
-            f" ({count}; JSON / octet-stream)",
-            values,
-            speedup(values, "gilfree_json", "gilfree_octet"),
+        ),
+        (
+            "gilfree octet-stream in and out vs JSON in and out, {label} ({count}; JSON /"
+            " octet-stream)",
+            lambda values: speedup(values, "gilfree_json", "gilfree_octet"),
             ">=",
             3.0,
+        ),
+    ]
+    return [
+        target(
+            name.format(label=VALUE_LABELS[values], count=count, big=big),
+            measured(values),
+            goal,
+            limit,
             "x",
         )
-    return targets
+        for name, measured, goal, limit in checks
+        for values in plan["values"]
+    ]
 
 
-def run_benchmark(
+def measure(
     plan: Plan, variants: tuple[Variant, ...], out: Path, children: Children
 ) -> dict[str, Any]:
-    threads = int(gilfree.build_info()["usable_cpus"])
+    """Each distribution of numbers in turn, memory then latency, on every variant chosen: the
+    run's results."""
+    threads = harness.usable_cpus()
     logs = out / "wire_logs"
     busy_before = harness.start_run(
         plan.mode,
         threads,
         f"variants: {len(variants)}; numbers: {', '.join(VALUE_LABELS[v] for v in plan.values)}",
         logs,
-        quiet_cores=runtime_report.QUIET_CORES,
     )
     sizes = sorted(set(plan.sizes) | {plan.rss_numbers})
     specs = service_specs(threads)
@@ -776,10 +757,7 @@ def run_benchmark(
             "rss_poll_s": RSS_POLL_S,
             "rss_settle_s": RSS_SETTLE_S,
         },
-        "services": {
-            key: {"label": spec.label, "description": spec.description}
-            for key, spec in run.specs.items()
-        },
+        "services": {key: spec.described() for key, spec in run.specs.items()},
         "variants": {
             variant.key: {
                 "label": variant.label,
@@ -791,8 +769,6 @@ def run_benchmark(
         },
         "distributions": {},
     }
-    # Schema 2: the measurements sit under "distributions", one entry per kind of numbers.
-    results["schema"] = 2
     try:
         for values in plan.values:
             label = VALUE_LABELS[values]
@@ -823,7 +799,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "python -m bench.wire_bench",
         __doc__,
         quick="a short run (under a minute)",
-        outputs="wire.json, wire.md and wire_latency.png",
+        outputs="wire.json",
     )
     parser.add_argument(
         "--values",
@@ -842,19 +818,14 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
-    missing = runtime_report.missing_dependency()
-    if missing:
-        print(f"wire_bench: {missing}", file=sys.stderr)
-        return 2
     plan = QUICK if args.quick else FULL
     if args.values != plan.values:
         plan = replace(plan, values=args.values)
     out: Path = args.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
     return harness.run_and_report(
-        lambda children: run_benchmark(plan, args.variants, out, children),
-        lambda results: wire_report.write_all(results, out),
-        unit_sep="",
+        lambda children: measure(plan, args.variants, out, children),
+        out / "wire.json",
+        require_targets=args.require_targets,
     )
 
 
