@@ -258,7 +258,7 @@ class Server:
             self.process = None
 
     def restart(self) -> None:
-        """Kills the service (work in flight included) and starts a fresh one."""
+        """Kills the service where it runs (work in flight included) and starts a fresh one."""
         self.stop()
         self.start()
 

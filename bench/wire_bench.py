@@ -503,13 +503,6 @@ class Run:
         return self.servers[key]
 
 
-def _fresh(server: Server) -> None:
-    if server.process is not None:
-        server.restart()
-    else:
-        server.start()
-
-
 def measure_memory(run: Run, values: str, payloads: dict[int, Payload]) -> dict[str, Any]:
     """Peak RSS of each variant's server during rss_numbers-number requests, on a fresh server.
 
@@ -524,7 +517,7 @@ def measure_memory(run: Run, values: str, payloads: dict[int, Payload]) -> dict[
     results: dict[str, Any] = {}
     for variant in run.variants:
         server = run.server(variant.service)
-        _fresh(server)
+        server.restart()  # a fresh server
         progress(f"memory ({label}): {variant.label}: fresh server, {plan.rss_numbers:,} numbers")
         body_bytes = len(payload.body(variant))
         with Client(server.port) as client:
@@ -758,15 +751,7 @@ def measure(
             "rss_settle_s": RSS_SETTLE_S,
         },
         "services": {key: spec.described() for key, spec in run.specs.items()},
-        "variants": {
-            variant.key: {
-                "label": variant.label,
-                "service": variant.service,
-                "content_type": variant.content_type,
-                "accept": variant.accept,
-            }
-            for variant in variants
-        },
+        "variants": {variant.key: asdict(variant) for variant in variants},
         "distributions": {},
     }
     try:
@@ -781,7 +766,7 @@ def measure(
             results["distributions"][values] = measured
             measured["memory"] = measure_memory(run, values, payloads)
             for key in run.specs:  # fresh servers for the latency, all up at once
-                _fresh(run.server(key))
+                run.server(key).restart()
             if "gilfree" in run.servers and "floor" not in results:
                 results["floor"] = measure_floor(run)
             measured["latency"] = {
