@@ -35,8 +35,8 @@ std::shared_ptr<gilfree::ops::NumbersRequest> answered(std::string_view body,
                                                        std::uint64_t iterations) {
   static gilfree::runtime::Executor executor(1);  // admits the inline runs; its worker idles
   // As the service reads a body: room for the answer too (kBodyCapacityFactor).
-  auto block = gilfree::memory::process_buffer_cache().take(
-      body.size() * gilfree::ops::kBodyCapacityFactor);
+  auto block =
+      gilfree::memory::process_buffer_cache().take(body.size() * gilfree::ops::kBodyCapacityFactor);
   if (!body.empty()) std::memcpy(block.data(), body.data(), body.size());
   auto request = std::make_shared<gilfree::ops::NumbersRequest>(
       std::move(block), body.size(),

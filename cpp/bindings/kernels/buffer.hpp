@@ -62,7 +62,8 @@ class ByteBuffer {
   explicit ByteBuffer(nanobind::handle object) {
     if (PyObject_GetBuffer(object.ptr(), &view_, PyBUF_C_CONTIGUOUS) != 0) {
       PyErr_Clear();
-      throw InvalidInputError("body must be a bytes-like object (got " + type_name_of(object) + ")");
+      throw InvalidInputError("body must be a bytes-like object (got " + type_name_of(object) +
+                              ")");
     }
   }
   ~ByteBuffer() { PyBuffer_Release(&view_); }

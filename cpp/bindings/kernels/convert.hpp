@@ -42,9 +42,9 @@ inline std::vector<std::int64_t> int64s_from_list(nanobind::handle list) {
     PyObject* item = list_item(list.ptr(), i);
     const auto index = static_cast<std::size_t>(i);
     if (!PyLong_Check(item)) {
-      throw InvalidInputError("numbers[" + std::to_string(i) + "] is not an integer (got " +
-                                  type_name_of(item) + ")",
-                              index);
+      throw InvalidInputError(
+          "numbers[" + std::to_string(i) + "] is not an integer (got " + type_name_of(item) + ")",
+          index);
     }
     int overflow = 0;
     const long long value = PyLong_AsLongLongAndOverflow(item, &overflow);

@@ -39,9 +39,8 @@ std::span<const std::byte> bytes_of(const ByteBuffer& buffer) {
 // A request over `body`: a RequestBody (consumed, no copy) or any bytes-like object (copied
 // into a buffer of the cache).
 std::shared_ptr<NumbersRequest> make_request(nb::handle body, NumbersFormat body_format,
-                                             NumbersFormat answer_format,
-                                             std::uint64_t iterations, std::size_t max_numbers,
-                                             std::uint64_t max_work) {
+                                             NumbersFormat answer_format, std::uint64_t iterations,
+                                             std::size_t max_numbers, std::uint64_t max_work) {
   ops::NumbersRequestOptions options;
   options.body_format = body_format;
   options.answer_format = answer_format;
@@ -88,9 +87,9 @@ void bind_wire(nb::module_& m) {
       .value("OK", RequestOutcome::kOk, "Answered: answer() holds it.")
       .value("NOT_CANONICAL", RequestOutcome::kNotCanonical,
              "The body is not in canonical form: body() holds it, for the slow path.")
-      .value("TOO_MANY", RequestOutcome::kTooMany, "More than max_numbers numbers (count says how many).")
-      .value("TOO_MUCH_WORK", RequestOutcome::kTooMuchWork,
-             "Numbers x iterations over max_work.");
+      .value("TOO_MANY", RequestOutcome::kTooMany,
+             "More than max_numbers numbers (count says how many).")
+      .value("TOO_MUCH_WORK", RequestOutcome::kTooMuchWork, "Numbers x iterations over max_work.");
   nb::class_<RequestBody>(m, "RequestBody",
                           "A request body gathered in native memory, for a NumbersRequest.")
       .def(
