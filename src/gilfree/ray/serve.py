@@ -435,12 +435,21 @@ def _local_cluster_alive() -> bool:
     return True
 
 
+def _stop_local_serve() -> None:
+    """serve.shutdown(), unless the local cluster ends meanwhile (then it could never answer:
+    Serve would be waited for in vain, 30 s)."""
+    stopping = threading.Thread(target=serve.shutdown, name="gilfree-serve-shutdown", daemon=True)
+    stopping.start()
+    while stopping.is_alive() and _local_cluster_alive():
+        stopping.join(0.1)
+
+
 def _teardown(started: bool) -> None:
     if not ray.is_initialized():
         return
     try:
-        if started and _local_cluster_alive():
-            serve.shutdown()
+        if started:
+            _stop_local_serve()
         elif APP_NAME in serve.status().applications:
             serve.delete(APP_NAME)
     finally:
