@@ -265,6 +265,7 @@ bench: ## Every benchmark, then BENCHMARKS.md and its plots (~10 min; BENCH_ARGS
 	$(MAKE) bench-wire
 	$(MAKE) bench-fuzzy
 	$(MAKE) bench-service
+	$(MAKE) bench-scale
 	$(MAKE) bench-report
 
 .PHONY: bench-peers
@@ -289,6 +290,10 @@ bench-fuzzy: $(BENCH_STAMP) $(FUZZY_STAMP) ## Fuzzy search vs rapidfuzz and pure
 .PHONY: bench-service
 bench-service: $(BENCH_STAMP) $(ORIGINAL_APP_STAMP) wrk ## gilfree serve vs the original FastAPI + Rust app, on its own paths
 	$(BIN)/python -m bench.service_bench $(BENCH_ARGS)
+
+.PHONY: bench-scale
+bench-scale: $(BENCH_STAMP) $(RAY_STAMP) wrk ## gilfree serve vs Ray Serve: added latency, 1 and 2 replicas, memory (installs the ray extra)
+	$(BIN)/python -m bench.scale_bench $(BENCH_ARGS)
 
 .PHONY: bench-report
 bench-report: $(BENCH_STAMP) ## Render BENCHMARKS.md and its plots (bench/results) from bench/out/*.json

@@ -55,14 +55,17 @@ _MEDIA_TYPES = {"application/json": "JSON", "application/octet-stream": "octet-s
 
 
 def size(num_bytes: float) -> str:
-    """Bytes as text with three significant digits, in B, KiB or MiB (a minus sign before)."""
+    """Bytes as text with three significant digits, in B, KiB, MiB or GiB (a minus sign
+    before)."""
     if num_bytes < 0:
         return f"-{size(-num_bytes)}"
     if num_bytes < 1024:
         return f"{num_bytes:.0f} B"
     if num_bytes < 1024**2:
         return f"{num_bytes / 1024:.3g} KiB"
-    return f"{num_bytes / 1024**2:.3g} MiB"
+    if num_bytes < 1000 * 1024**2:
+        return f"{num_bytes / 1024**2:.3g} MiB"
+    return f"{num_bytes / 1024**3:.3g} GiB"
 
 
 def _ns(value: float) -> str:
@@ -420,6 +423,7 @@ SECTIONS: dict[str, Callable[[Results], Mapping[str, Any]] | None] = {
     "service": None,
     "fuzzy": None,
     "wire": _wire,
+    "scale": None,
 }
 
 
