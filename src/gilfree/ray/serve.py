@@ -138,6 +138,18 @@ class ServePlan:
     def min_replicas(self) -> int:
         return self.autoscale[0] if self.autoscale else (self.replicas or 1)
 
+    @property
+    def needed_cpus(self) -> float:
+        """The CPUs the replicas reserve (at the autoscaler's minimum)."""
+        return self.min_replicas * self.replica_cpus
+
+    def need(self) -> str:
+        count = self.min_replicas
+        return (
+            f"{count} replica{'s' if count != 1 else ''} x {self.replica_cpus:g} CPU need"
+            f" {self.needed_cpus:g} CPU{'s' if self.needed_cpus != 1 else ''}"
+        )
+
     def deployment_options(self) -> dict[str, Any]:
         """Options of ``serve.deployment`` for the service."""
         options: dict[str, Any] = {
@@ -305,7 +317,8 @@ def connect(address: str, timeout_s: float, num_cpus: int) -> bool:
         ray.init(address=address)
     except Exception as exc:  # Ray's refusals: nothing at "auto", a version mismatch, ...
         hint = ""
-        if os.environ.get("RAY_AUTH_MODE") != "token":
+        if address != "auto" and os.environ.get("RAY_AUTH_MODE") != "token":
+            # Something answered the probe: most often a cluster that wants a token.
             hint = (
                 " (a cluster of `ray start` asks for its token: RAY_AUTH_MODE=token, with"
                 " RAY_AUTH_TOKEN or ~/.ray/auth_token as on its head)"
@@ -316,10 +329,6 @@ def connect(address: str, timeout_s: float, num_cpus: int) -> bool:
     finally:
         watchdog.cancel()
     return False
-
-
-def _cluster_cpus() -> float:
-    return float(ray.cluster_resources().get("CPU", 0.0))
 
 
 def _say(message: str) -> None:
@@ -353,33 +362,29 @@ def run(
         return 2
     level = "DEBUG" if log_level == "trace" else log_level.upper()
     logging_config = {"log_level": level, "enable_access_log": access_log}
+    usable = int(gilfree.build_info()["usable_cpus"])
+    if address == "local" and scale.needed_cpus > usable:
+        # Nothing would ever add CPUs to a local Ray: Serve would wait for them forever.
+        _say(f"{scale.need()}; this machine has {usable}")
+        return 2
     started = False
     previous: dict[signal.Signals, Any] = {}
     try:
         try:
-            usable = int(gilfree.build_info()["usable_cpus"])
             started = connect(address, connect_timeout_s, usable)
         except ClusterUnreachable as exc:
             _say(str(exc))
             return 2
         # After ray.init, whose core worker sets handlers of its own that end the process.
         previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-        needed = scale.min_replicas * scale.replica_cpus
-        where = (
-            f"a local cluster of {usable} CPUs"
-            if started
-            else f"the cluster at {ray.get_runtime_context().gcs_address}"
-        )
-        if needed > _cluster_cpus():
-            message = (
-                f"{scale.min_replicas} replicas x {scale.replica_cpus:g} CPU need {needed:g}"
-                f" CPUs; {where} has {_cluster_cpus():g}"
-            )
-            if started:  # nothing will add CPUs to it: Serve would wait forever
-                _say(message)
-                return 2
-            _say(f"{message}: Serve waits until the cluster has them")
-        _say(f"Ray {ray.__version__}, {where}")
+        if started:
+            _say(f"Ray {ray.__version__}, a local cluster of {usable} CPUs")
+        else:
+            gcs = ray.get_runtime_context().gcs_address
+            _say(f"Ray {ray.__version__}, the cluster at {gcs}")
+            cpus = float(ray.cluster_resources().get("CPU", 0.0))
+            if scale.needed_cpus > cpus:
+                _say(f"{scale.need()}; the cluster has {cpus:g} now: Serve waits for them")
         already = bool(serve.status().proxies)
         serve.start(http_options=http_options(settings, host, port), logging_config=logging_config)
         if already:
