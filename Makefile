@@ -232,10 +232,12 @@ PY_SOURCES := $(shell find src/gilfree -type f -not -name '*.pyc')
 .PRECIOUS: .venv-py%/bin/python .venv-py%/.gilfree-test
 
 .PHONY: test-pythons
-test-pythons: $(foreach v,$(OTHER_PYTHONS),.venv-py$(v)/.gilfree-test) ## Build and run the Python tests on each other supported CPython (OTHER_PYTHONS: 3.10 3.12 3.13)
+test-pythons: ## Build and run the Python tests on each other supported CPython (OTHER_PYTHONS: 3.10 3.12 3.13)
 	@failed=""; for v in $(OTHER_PYTHONS); do \
-		echo "== Python $$v"; \
-		.venv-py$$v/bin/python -m pytest -q -p no:cacheprovider || failed="$$failed $$v"; \
+		echo "== Python $$v"; start=$$SECONDS; \
+		{ $(MAKE) --no-print-directory .venv-py$$v/.gilfree-test && \
+			.venv-py$$v/bin/python -m pytest -q -p no:cacheprovider; } || failed="$$failed $$v"; \
+		echo "== Python $$v: $$((SECONDS - start)) s, build and tests"; \
 	done; test -z "$$failed" || { echo "the Python tests failed on:$$failed" >&2; exit 1; }
 
 .PHONY: lint
