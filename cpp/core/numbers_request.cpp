@@ -54,6 +54,9 @@ void RequestBody::append(std::span<const std::byte> piece) {
     if (piece.size() > std::numeric_limits<std::size_t>::max() - size_) throw std::bad_alloc();
     memory::Block grown = cache_->take(room_for(size_ + piece.size()));
     if (size_ > 0) std::memcpy(grown.data(), block_.data(), size_);
+    // Outgrown on the way to the body's size: freed, not kept for reuse, where it would stay
+    // resident beside the final buffer (its size is no request's).
+    block_.discard();
     block_ = std::move(grown);
   }
   if (!piece.empty()) std::memcpy(block_.data() + size_, piece.data(), piece.size());

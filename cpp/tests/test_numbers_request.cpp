@@ -385,6 +385,17 @@ TEST(RequestBody, ReservesNoMoreThanAStepBeyondTheBytesThatArrived) {
   EXPECT_EQ(small.capacity(), 2000U);
 }
 
+TEST(RequestBody, OutgrownBuffersAreNotKeptForReuse) {
+  // Kept, the 1, 2 and 4 MiB buffers a body outgrows on its way to 8 MiB would stay resident in
+  // the cache beside the buffer that holds it.
+  BufferCache cache(256 * kMiB);
+  RequestBody gathered(7 * kMiB, cache);
+  const std::string piece(64 * 1024, '7');
+  while (gathered.size() < 7 * kMiB) gathered.append(bytes_of(piece));
+  EXPECT_EQ(cache.stats().retained_bytes, 0U);
+  EXPECT_GE(cache.stats().allocated, 3U);  // it did grow
+}
+
 TEST(RequestBody, ARefusedBodyIsLeftAsItWas) {
   BufferCache cache(64 * kMiB);
   RequestBody gathered(0, cache);
