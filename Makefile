@@ -261,7 +261,7 @@ wrk: ## Install wrk (the HTTP load generator) if missing (apt-get, as root)
 	command -v wrk >/dev/null || { echo "wrk is not installed: on Debian/Ubuntu run 'sudo apt-get install -y wrk'" >&2; exit 2; }
 
 .PHONY: bench
-bench: ## Every benchmark, then BENCHMARKS.md and its plots (~10 min; BENCH_ARGS=--quick for short)
+bench: ## Every benchmark, then BENCHMARKS.md and its plots (~16 min here; BENCH_ARGS=--quick for short)
 	$(MAKE) bench-kernels
 	$(MAKE) bench-runtime
 	$(MAKE) bench-wire

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 
 import gilfree
+from tests.server.live import Server, free_port
 
 __all__ = [
     "RayServer",
@@ -87,13 +87,6 @@ def replica_pid(response: httpx.Response) -> int:
     return int(fields["pid"])
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 _SECONDS_PER_ITERATION: dict[int, float] = {}
 
 
@@ -112,31 +105,19 @@ def iterations_for(seconds: float, numbers: int = 4096) -> int:
     return max(1, int(seconds / _SECONDS_PER_ITERATION[numbers]))
 
 
-class RayServer:
-    def __init__(self, process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-        self.process = process
-        self.base_url = base_url
-        self.log = log
-        # Every Ray process seen under it, and every replica that answered: all must end with it.
-        self.seen: set[Process] = set()
+class RayServer(Server):
+    """``gilfree serve --ray``: stopped as any test server (its Serve and Ray with it, more
+    slowly), and every Ray process seen under it must end with it."""
 
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
+    shutdown_deadline_s = SHUTDOWN_DEADLINE_S
+
+    def __init__(self, process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
+        super().__init__(process, base_url, log)
+        # Every Ray process seen under it, and every replica that answered.
+        self.seen: set[Process] = set()
 
     def observe(self) -> None:
         self.seen |= descendants(self.process.pid)
-
-    def stop(self) -> int:
-        """SIGTERM to the process alone (as `kill PID` or Kubernetes does), a bounded wait, then
-        SIGKILL; returns the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=SHUTDOWN_DEADLINE_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=SHUTDOWN_DEADLINE_S)
-        return self.process.returncode
 
     def kill_everything(self) -> None:
         """After a failed test: nothing of the cluster outlives it."""

@@ -29,6 +29,10 @@ def free_port() -> int:
 
 
 class Server:
+    """A server process of a test, its output in ``log``."""
+
+    shutdown_deadline_s = SHUTDOWN_DEADLINE_S  # for each of the two waits of stop()
+
     def __init__(self, process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
         self.process = process
         self.base_url = base_url
@@ -38,14 +42,15 @@ class Server:
         return self.log.read_text(errors="replace")
 
     def stop(self) -> int:
-        """SIGTERM, then a bounded wait, then SIGKILL; returns the exit status."""
+        """SIGTERM to the process alone, then a bounded wait, then SIGKILL; returns the exit
+        status."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=SHUTDOWN_DEADLINE_S)
+                self.process.wait(timeout=self.shutdown_deadline_s)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-                self.process.wait(timeout=SHUTDOWN_DEADLINE_S)
+                self.process.wait(timeout=self.shutdown_deadline_s)
         return self.process.returncode
 
 
