@@ -394,8 +394,12 @@ void Executor::worker_loop() {
 }
 
 void Executor::complete_chunks(const std::shared_ptr<Job>& job, std::size_t count) {
+  // The stage's chunk count, read before these chunks are counted: once they are, the last
+  // finisher may start the next stage and set it anew (read after, a worker that was not last
+  // could compare its count with the next stage's and take itself for the last).
+  const std::size_t stage_chunks = job->stage_chunks_;
   // acq_rel: the last finisher sees every chunk's writes (results, error_) before finishing.
-  if (job->chunks_done_.fetch_add(count, std::memory_order_acq_rel) + count == job->stage_chunks_ &&
+  if (job->chunks_done_.fetch_add(count, std::memory_order_acq_rel) + count == stage_chunks &&
       !start_next_stage(job)) {
     finish(job);
   }

@@ -163,7 +163,8 @@ class Job {
   std::atomic<bool> cancel_requested_{false};
 
   // Guarded by the executor's mutex (stage_chunks_ is also read, without it, by the workers that
-  // claimed a chunk of the stage: the claim ordered them after its last write).
+  // claimed a chunk of the stage, before they count it done: the claim ordered them after its
+  // last write, and the next write waits for their count).
   std::size_t stage_ = 0;
   std::size_t stage_chunks_ = 0;
   std::size_t next_chunk_ = 0;
