@@ -53,7 +53,7 @@ pytestmark = pytest.mark.skipif(MISSING is not None and not REQUIRED, reason=str
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if MISSING is not None:  # and required: skipping is not allowed
         pytest.fail(f"GILFREE_REQUIRE_BROWSER=1 but {MISSING}")
     from selenium import webdriver
@@ -63,7 +63,11 @@ def browser() -> Iterator[Any]:
     options.binary_location = str(CHROMIUM)
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    # Chromium leaves a directory for its singleton socket in TMPDIR after every run: here, the
+    # test's own temporary directory, not the machine's /tmp.
+    scratch = str(tmp_path_factory.mktemp("chromium"))
+    service = Service(str(CHROMEDRIVER), env=dict(os.environ, TMPDIR=scratch))
+    driver = webdriver.Chrome(service=service, options=options)
     try:
         yield driver
     finally:
