@@ -54,8 +54,9 @@ def test_random_int64_at_every_level(level: str) -> None:
 
 @pytest.mark.parametrize("level", LEVELS, indirect=True)
 def test_blocks_without_negatives_at_every_level(level: str) -> None:
-    # Blocks (256 values) whose values never go negative take the kernels' shorter step; the
-    # second block holds one value that does (-1 steps to 0, then to 2), the third -2.
+    # Blocks (16 vectors: 16 to 256 values by level) whose values never go negative take the
+    # kernels' shorter step; values 259 and 521 go negative at some step (-1 steps to 0, then to
+    # 2) or stay so (-2), each in a block of its own at every level.
     rng = np.random.default_rng(11)
     data = rng.integers(0, 10**12, size=3 * 256 + 5, dtype=np.int64)
     # 500000002 steps to P - 1, then to 2P - P - P = 0: the reduction that subtracts twice.
