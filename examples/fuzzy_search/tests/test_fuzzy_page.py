@@ -169,9 +169,9 @@ def test_typing_cancels_superseded_searches_and_shows_the_last(browser: Any, ser
     # A key typed while its predecessor's job ran aborts that job unless the job ends in the few
     # ms the key and the abort take to reach the server (send_keys, the page, the socket): 8 to
     # 14 of 26 or 27 were cancelled in 11 runs here (9 to 12 with both CPUs kept busy), the rest
-    # had finished.
-    assert running_when_superseded >= len(TYPED) // 2
-    assert cancelled >= running_when_superseded // 4
+    # had finished; the bound leaves room for a machine whose timings differ.
+    assert running_when_superseded >= len(TYPED) // 4, "searches too short to be superseded"
+    assert cancelled >= max(1, running_when_superseded // 8)
     assert succeeded >= counts["completed"]
     assert after["active"] == 0
 
