@@ -28,8 +28,8 @@ constexpr std::uint64_t steps_per_chunk(kernels::SimdLevel level) noexcept {
   }
   return 40'000;
 }
-// Whole blocks of the kernel (256 elements in lock step) keep every vector lane busy; a chunk
-// longer than ~100 us (huge `iterations`) stays responsive through the kernel's stop polls.
+// A multiple of every level's block (at most 256 elements in lock step) keeps every lane busy; a
+// chunk longer than ~100 us (huge `iterations`) stays responsive through the kernel's stop polls.
 constexpr std::size_t kMinGrain = 256;
 constexpr std::size_t kMaxGrain = 1U << 16;
 // What a chunk of steps_per_chunk() steps should last.
