@@ -165,6 +165,27 @@ def test_configure_rejects_bad_thread_counts(threads: object) -> None:
         gilfree.configure(threads)  # type: ignore[arg-type]
 
 
+@pytest.mark.usefixtures("restore_threads")
+def test_pinning_one_thread_per_cpu_by_default() -> None:
+    cpus = len(os.sched_getaffinity(0))
+    gilfree.configure(cpus)
+    assert gilfree.executor_stats()["pinned_threads"] == (cpus if cpus >= 2 else 0)
+    gilfree.configure(cpus + 1)  # more threads than CPUs: left to the scheduler
+    assert gilfree.executor_stats()["pinned_threads"] == 0
+    gilfree.configure(cpus, pin_threads=False)
+    assert gilfree.executor_stats()["pinned_threads"] == 0
+    gilfree.configure(cpus + 1, pin_threads=True)
+    assert gilfree.executor_stats()["pinned_threads"] == cpus + 1
+    assert gilfree.process_numbers([1, 2, 3], 10) == reference.process_numbers([1, 2, 3], 10)
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("pin", [1, "yes", 0.0])
+def test_configure_rejects_pinning_that_is_not_a_bool(pin: object) -> None:
+    with pytest.raises(InvalidInput, match="pin_threads"):
+        gilfree.configure(2, pin_threads=pin)  # type: ignore[arg-type]
+
+
 def test_kernel_releases_the_gil() -> None:
     # While a long native call runs in one thread, this thread keeps running Python code.
     data = np.arange(200_000, dtype=np.int64)

@@ -38,6 +38,36 @@ def test_info_json_honours_gilfree_threads() -> None:
     assert set(info) >= {"version", "compiler", "simd", "usable_cpus"}
 
 
+@pytest.mark.parametrize(
+    ("pin", "pinned"), [("0", False), ("true", True), ("auto", False), ("", False)]
+)
+def test_info_json_reports_the_pinned_threads(pin: str, pinned: bool) -> None:
+    threads = len(os.sched_getaffinity(0)) + 1  # more than one per CPU: auto leaves them free
+    env = dict(os.environ, GILFREE_THREADS=str(threads), GILFREE_PIN_THREADS=pin)
+    result = subprocess.run(
+        [sys.executable, "-m", "gilfree.cli", "info", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    assert json.loads(result.stdout)["pinned_threads"] == (threads if pinned else 0)
+
+
+def test_bad_gilfree_pin_threads_is_a_clear_error() -> None:
+    env = dict(os.environ, GILFREE_PIN_THREADS="often")
+    result = subprocess.run(
+        [sys.executable, "-m", "gilfree.cli", "info"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "GILFREE_PIN_THREADS must be true, false or auto" in result.stderr
+
+
 def test_bad_gilfree_threads_is_a_clear_error() -> None:
     env = dict(os.environ, GILFREE_THREADS="lots")
     result = subprocess.run(

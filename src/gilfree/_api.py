@@ -9,7 +9,15 @@ from array import array
 from typing import TYPE_CHECKING, Any, overload
 
 from gilfree import _core, _kernels
-from gilfree._checks import INT64_MAX, INT64_MIN, UINT64_MAX, check_int, check_int64, check_seconds
+from gilfree._checks import (
+    INT64_MAX,
+    INT64_MIN,
+    UINT64_MAX,
+    check_flag,
+    check_int,
+    check_int64,
+    check_seconds,
+)
 from gilfree.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -37,6 +45,9 @@ __all__ = [
 _ITERATIONS_MAX = UINT64_MAX
 _THREADS_ENV = "GILFREE_THREADS"
 _SIMD_ENV = "GILFREE_SIMD"
+_PIN_ENV = "GILFREE_PIN_THREADS"
+_PIN_WORDS: dict[str, bool | None] = {"1": True, "true": True, "yes": True, "on": True}
+_PIN_WORDS.update({"0": False, "false": False, "no": False, "off": False, "auto": None})
 _UNLIMITED = UINT64_MAX
 # Most native threads one process may ask for: far past any machine, far short of exhausting one.
 MAX_THREADS = 4096
@@ -57,11 +68,27 @@ def _threads_from_env() -> int | None:
     return value
 
 
+def _pinning_from_env() -> bool | None:
+    text = os.environ.get(_PIN_ENV, "").strip().lower()
+    if not text:
+        return None
+    if text not in _PIN_WORDS:
+        raise InvalidInput(f"{_PIN_ENV} must be true, false or auto, got {text!r}")
+    return _PIN_WORDS[text]
+
+
+def _pinning(pin_threads: bool | None) -> _core.ThreadPinning:
+    if pin_threads is None:
+        return _core.ThreadPinning.AUTO
+    return _core.ThreadPinning.ALWAYS if pin_threads else _core.ThreadPinning.NEVER
+
+
 def configure(
     threads: int | None = None,
     max_queued_cpu_s: float | None = None,
     *,
     inline_max_s: float | None = None,
+    pin_threads: bool | None = None,
 ) -> None:
     """Restarts the native worker pool.
 
@@ -71,10 +98,19 @@ def configure(
     corrected by what each kernel's jobs measured); past it, submissions fail at once with
     ``Overloaded``, unless nothing else is admitted (``None``: unbounded). ``inline_max_s`` is the
     estimate at or below which a job runs at once on the calling thread instead of the pool
-    (``None``: 10 microseconds; 0: never). Work already admitted finishes on the old pool.
+    (``None``: 10 microseconds; 0: never). ``pin_threads`` pins each worker to one CPU of the
+    affinity mask (True), none (False), or, with ``None`` (``GILFREE_PIN_THREADS`` if set, else
+    automatic), pins them when the pool has one worker for each CPU of the mask, 2 or more: then
+    no two workers share a CPU, and a worker woken for a job starts at once on its own CPU
+    instead of waiting where the scheduler put it; a smaller pool stays free to move. Work
+    already admitted finishes on the old pool.
     """
     if threads is None:
         threads = _threads_from_env()
+    pin_threads = check_flag("pin_threads", pin_threads)
+    if pin_threads is None:
+        pin_threads = _pinning_from_env()
+    pinning = _pinning(pin_threads)
     if threads is not None:
         threads = check_int("threads", threads, 1, MAX_THREADS)
     limit = (
@@ -88,7 +124,7 @@ def configure(
         else check_seconds("inline_max_s", inline_max_s, positive=False, finite=False)
     )
     _core.set_inline_max_s(inline)
-    _core.configure_executor(threads or 0, limit)
+    _core.configure_executor(threads or 0, limit, pinning)
 
 
 def shutdown(grace_s: float = 0.0) -> None:
@@ -224,6 +260,7 @@ def build_info() -> dict[str, Any]:
 # that no native thread outlives the interpreter.
 if os.environ.get(_SIMD_ENV, "").strip():
     set_simd_level()
-if (_env_threads := _threads_from_env()) is not None:
-    _core.configure_executor(_env_threads, math.inf)
+_env_threads, _env_pinning = _threads_from_env(), _pinning_from_env()
+if _env_threads is not None or _env_pinning is not None:
+    _core.configure_executor(_env_threads or 0, math.inf, _pinning(_env_pinning))
 atexit.register(_core.exit_runtime)

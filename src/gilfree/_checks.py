@@ -12,6 +12,7 @@ __all__ = [
     "INT64_MAX",
     "INT64_MIN",
     "UINT64_MAX",
+    "check_flag",
     "check_int",
     "check_int64",
     "check_member",
@@ -64,6 +65,13 @@ def check_seconds(name: str, value: object, *, positive: bool, finite: bool = Tr
         kind = "finite " if finite else ""
         raise InvalidInput(f"{name} must be a {bound} {kind}number of seconds, got {value}")
     return seconds
+
+
+def check_flag(name: str, value: object) -> bool | None:
+    """``value``, True, False or None (a setting whose None means "decide for me")."""
+    if value is not None and not isinstance(value, bool):
+        raise InvalidInput(f"{name} must be True, False or None, got {type(value).__name__}")
+    return value
 
 
 def check_member(name: str, value: object, kind: type[E]) -> E:

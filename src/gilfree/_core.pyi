@@ -1,13 +1,28 @@
 """gilfree's native runtime (internal: use the gilfree package)."""
 
+import enum
 
 
 def build_info() -> dict[str, str]:
     """Version, compiler and build type of the runtime."""
 
-def configure_executor(threads: int, max_queued_cpu_s: float) -> None:
+class ThreadPinning(enum.Enum):
+    """Whether the workers are pinned to one CPU each."""
+
+    AUTO = 0
     """
-    Restarts the executor with `threads` workers (0: usable CPUs) admitting at most `max_queued_cpu_s` estimated CPU seconds of unfinished work (inf: no limit).
+    When the pool has one worker for each CPU of the affinity mask (2 or more).
+    """
+
+    ALWAYS = 1
+    """Every worker, in turn over the mask's CPUs."""
+
+    NEVER = 2
+    """No worker."""
+
+def configure_executor(threads: int, max_queued_cpu_s: float, pinning: ThreadPinning = ThreadPinning.AUTO) -> None:
+    """
+    Restarts the executor with `threads` workers (0: usable CPUs) admitting at most `max_queued_cpu_s` estimated CPU seconds of unfinished work (inf: no limit), its workers pinned as `pinning` says (for the executors started after it too).
     """
 
 def shutdown_executor(grace_s: float = 0.0) -> None:

@@ -143,6 +143,8 @@ def _info(args: argparse.Namespace) -> int:
     import gilfree
 
     info = gilfree.build_info()
+    # Started here (as the first job would start it) to say how its workers are placed.
+    info["pinned_threads"] = int(gilfree.executor_stats()["pinned_threads"])
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -152,7 +154,9 @@ def _info(args: argparse.Namespace) -> int:
     print(f"cpu simd:    {', '.join(info['simd']) or 'none'}")
     print(f"simd level:  {info['simd_level']} (runs: {', '.join(info['simd_levels'])})")
     print(f"usable cpus: {info['usable_cpus']}")
-    print(f"threads:     {info['threads']}")
+    pinned = info["pinned_threads"]
+    placed = "" if not pinned else f" ({pinned} pinned to one CPU each)"
+    print(f"threads:     {info['threads']}{placed}")
     return 0
 
 

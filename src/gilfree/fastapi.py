@@ -95,6 +95,12 @@ class RuntimeSettings(BaseSettings):
         ge=1,
         description="Native worker threads in this process; None: the usable CPUs.",
     )
+    pin_threads: bool | None = Field(
+        default=None,
+        description="Pin each native worker thread to one CPU (true), none (false), or, with"
+        " None or `auto`, pin them when there is one worker for each CPU of the affinity mask"
+        " (2 or more).",
+    )
     max_queued_cpu_s: float | None = Field(
         default=None,
         gt=0,
@@ -131,6 +137,11 @@ class RuntimeSettings(BaseSettings):
         " that mid-size per-request buffers are reused, not mapped afresh; the MALLOC_*_"
         " environment variables, when set, win.",
     )
+
+    @field_validator("pin_threads", mode="before")
+    @classmethod
+    def _auto_pinning(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() == "auto" else value
 
     @field_validator("request_timeout_s", "shutdown_grace_s", "max_queued_cpu_s")
     @classmethod
@@ -228,7 +239,11 @@ def setup(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
         threads = settings.threads or int(gilfree.build_info()["usable_cpus"])
-        gilfree.configure(threads, max_queued_cpu_s=settings.queued_cpu_s_limit(threads))
+        gilfree.configure(
+            threads,
+            max_queued_cpu_s=settings.queued_cpu_s_limit(threads),
+            pin_threads=settings.pin_threads,
+        )
         wire.set_buffer_cache_limit(settings.buffer_cache_bytes)
         if settings.tune_allocator:
             wire.tune_allocator()

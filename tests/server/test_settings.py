@@ -24,6 +24,8 @@ def test_defaults_are_the_contracts() -> None:
         "host": "127.0.0.1",
         "port": 8000,
         "threads": None,
+        # Not in the contract: None pins the native threads when there is one per CPU.
+        "pin_threads": None,
         "max_body_bytes": 64 * 1024 * 1024,
         "max_numbers": 4_000_000,
         "max_iterations": 100_000,
@@ -69,6 +71,7 @@ def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> N
         ("port", 0),
         ("port", 65536),
         ("threads", 0),
+        ("pin_threads", "sometimes"),
         ("host", ""),
         ("max_body_bytes", 0),
         ("max_numbers", 0),
@@ -92,6 +95,20 @@ def test_invalid_environment_is_refused_naming_the_variable(
     monkeypatch.setenv("GILFREE_MAX_NUMBERS", "lots")
     with pytest.raises(ValidationError, match="max_numbers"):
         Settings()
+
+
+@pytest.mark.parametrize(("text", "value"), [("auto", None), ("AUTO", None), ("false", False)])
+def test_pinning_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, text: str, value: bool | None
+) -> None:
+    monkeypatch.setenv("GILFREE_PIN_THREADS", text)
+    assert Settings().pin_threads is value
+
+
+@pytest.mark.parametrize(("pin", "expected"), [(False, 0), (True, 3)])
+def test_lifespan_pins_the_native_threads_as_told(pin: bool, expected: int) -> None:
+    with TestClient(create_app(Settings(threads=3, pin_threads=pin))):
+        assert gilfree.executor_stats()["pinned_threads"] == expected
 
 
 def test_the_queue_defaults_to_thirty_cpu_seconds_a_thread() -> None:

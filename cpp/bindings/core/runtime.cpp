@@ -37,15 +37,22 @@ void put_outcomes(nb::dict& out, const runtime::Outcomes& outcomes) {
 }  // namespace
 
 void bind_runtime(nb::module_& m) {
+  using runtime::ThreadPinning;
+  nb::enum_<ThreadPinning>(m, "ThreadPinning", "Whether the workers are pinned to one CPU each.")
+      .value("AUTO", ThreadPinning::kAuto,
+             "When the pool has one worker for each CPU of the affinity mask (2 or more).")
+      .value("ALWAYS", ThreadPinning::kAlways, "Every worker, in turn over the mask's CPUs.")
+      .value("NEVER", ThreadPinning::kNever, "No worker.");
   m.def(
       "configure_executor",
-      [](unsigned threads, double max_queued_cpu_s) {
+      [](unsigned threads, double max_queued_cpu_s, ThreadPinning pinning) {
         nb::gil_scoped_release release;  // joining the old workers may wait for their chunks
-        runtime::configure_process_executor(threads, max_queued_cpu_s);
+        runtime::configure_process_executor(threads, max_queued_cpu_s, pinning);
       },
-      nb::arg("threads"), nb::arg("max_queued_cpu_s"),
+      nb::arg("threads"), nb::arg("max_queued_cpu_s"), nb::arg("pinning") = ThreadPinning::kAuto,
       "Restarts the executor with `threads` workers (0: usable CPUs) admitting at most "
-      "`max_queued_cpu_s` estimated CPU seconds of unfinished work (inf: no limit).");
+      "`max_queued_cpu_s` estimated CPU seconds of unfinished work (inf: no limit), its workers "
+      "pinned as `pinning` says (for the executors started after it too).");
   m.def(
       "shutdown_executor",
       [](double grace_s) {
@@ -76,6 +83,7 @@ void bind_runtime(nb::module_& m) {
         const auto s = runtime::process_executor()->stats();
         nb::dict out;
         out["threads"] = s.threads;
+        out["pinned_threads"] = s.pinned_threads;
         out["busy_workers"] = s.busy_workers;
         out["active_jobs"] = s.active_jobs;
         out["queued_cpu_s"] = s.queued_cpu_s;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #if defined(__linux__)
+#include <pthread.h>
 #include <sched.h>
 #endif
 
@@ -16,14 +17,8 @@ namespace gilfree::runtime {
 namespace {
 
 unsigned affinity_cpus() {
-#if defined(__linux__)
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    const int count = CPU_COUNT(&set);
-    if (count > 0) return static_cast<unsigned>(count);
-  }
-#endif
+  const std::vector<unsigned> cpus = affinity_cpu_list();
+  if (!cpus.empty()) return static_cast<unsigned>(cpus.size());
   return std::max(1U, std::thread::hardware_concurrency());
 }
 
@@ -60,6 +55,34 @@ std::optional<unsigned> cgroup_quota_cpus() {
 }
 
 }  // namespace
+
+std::vector<unsigned> affinity_cpu_list() {
+  std::vector<unsigned> cpus;
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (unsigned cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+    }
+  }
+#endif
+  return cpus;
+}
+
+bool pin_thread(std::thread& thread, unsigned cpu) noexcept {
+#if defined(__linux__)
+  if (cpu >= CPU_SETSIZE) return false;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(thread.native_handle(), sizeof(set), &set) == 0;
+#else
+  (void)thread;
+  (void)cpu;
+  return false;
+#endif
+}
 
 std::optional<unsigned> parse_cpu_max(std::string_view text) {
   const auto space = text.find(' ');

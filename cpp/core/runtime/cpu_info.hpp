@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace gilfree::runtime {
@@ -11,6 +12,13 @@ namespace gilfree::runtime {
 // CPUs this process may use: its affinity mask, capped by a cgroup v2 `cpu.max` quota (rounded
 // up) on the way from its own cgroup to the root. At least 1.
 [[nodiscard]] unsigned usable_cpus();
+
+// The CPUs of the calling thread's affinity mask, in increasing order; empty where it cannot be
+// read.
+[[nodiscard]] std::vector<unsigned> affinity_cpu_list();
+
+// Restricts `thread` to run on `cpu` alone; false where the system refuses (or has no such call).
+bool pin_thread(std::thread& thread, unsigned cpu) noexcept;
 
 // The CPU quota in `cpu.max` text ("max 100000" or "150000 100000"), as a whole number of CPUs
 // rounded up; nullopt when there is no limit or the text is not understood.

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "errors.hpp"
+#include "runtime/cpu_info.hpp"
 
 namespace gilfree::runtime {
 
@@ -95,14 +96,20 @@ void Job::rethrow_if_unsuccessful() const {
   throw std::logic_error("the job has not finished");
 }
 
-Executor::Executor(unsigned threads, double max_queued_cpu_s)
+Executor::Executor(unsigned threads, double max_queued_cpu_s, const std::vector<unsigned>& pin_cpus)
     : max_queued_cpu_s_(max_queued_cpu_s) {
   if (threads == 0) throw std::invalid_argument("an Executor needs at least one thread");
   if (!(max_queued_cpu_s > 0)) {
     throw std::invalid_argument("max_queued_cpu_s must be a positive number of seconds");
   }
   workers_.reserve(threads);
-  for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  for (unsigned i = 0; i < threads; ++i) {
+    workers_.emplace_back([this] { worker_loop(); });
+    // Pinned from here, before the constructor returns, so that stats() is exact at once.
+    if (!pin_cpus.empty() && pin_thread(workers_.back(), pin_cpus[i % pin_cpus.size()])) {
+      ++pinned_threads_;
+    }
+  }
 }
 
 Executor::~Executor() { shutdown(std::chrono::nanoseconds::zero()); }
@@ -505,6 +512,7 @@ ExecutorStats Executor::stats() const {
   std::lock_guard lock(mu_);
   ExecutorStats s;
   s.threads = threads();
+  s.pinned_threads = pinned_threads_;
   s.busy_workers = busy_workers_.load(std::memory_order_relaxed);
   s.active_jobs = active_jobs_;
   s.queued_cpu_s = queued_cpu_s_locked();

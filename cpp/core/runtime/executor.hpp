@@ -195,6 +195,7 @@ class Job {
 
 struct ExecutorStats : Outcomes {
   unsigned threads = 0;
+  unsigned pinned_threads = 0;  // workers restricted to one CPU each
   unsigned busy_workers = 0;
   std::size_t active_jobs = 0;  // admitted and not finished
   double queued_cpu_s = 0;      // estimated CPU seconds admitted and not finished
@@ -215,7 +216,10 @@ class Executor {
  public:
   static constexpr double kUnlimited = std::numeric_limits<double>::infinity();
 
-  explicit Executor(unsigned threads, double max_queued_cpu_s = kUnlimited);
+  // `pin_cpus`, when not empty, are the CPUs the workers are pinned to, worker i to
+  // pin_cpus[i % size] (a CPU the system refuses leaves its worker unpinned).
+  explicit Executor(unsigned threads, double max_queued_cpu_s = kUnlimited,
+                    const std::vector<unsigned>& pin_cpus = {});
   ~Executor();  // shutdown(0): cancels what is left, joins the workers
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
@@ -297,6 +301,7 @@ class Executor {
   Outcomes outcomes_;
   std::mutex join_mu_;
   std::vector<std::thread> workers_;
+  unsigned pinned_threads_ = 0;
 };
 
 // CPU time the calling thread has used, in nanoseconds (its thread clock).

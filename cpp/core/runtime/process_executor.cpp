@@ -29,28 +29,45 @@ std::atomic<double>& inline_limit() {
   static std::atomic<double> seconds{kDefaultInlineMaxS};
   return seconds;
 }
+ThreadPinning& configured_pinning() {
+  static ThreadPinning pinning = ThreadPinning::kAuto;
+  return pinning;
+}
 unsigned resolved(unsigned threads) { return threads == 0 ? usable_cpus() : threads; }
 
+std::shared_ptr<Executor> started(unsigned threads, double max_queued_cpu_s,
+                                  ThreadPinning pinning) {
+  const unsigned count = resolved(threads);
+  return std::make_shared<Executor>(count, max_queued_cpu_s, pinned_cpus(count, pinning));
+}
+
 }  // namespace
+
+std::vector<unsigned> pinned_cpus(unsigned threads, ThreadPinning pinning) {
+  if (pinning == ThreadPinning::kNever) return {};
+  std::vector<unsigned> cpus = affinity_cpu_list();
+  if (pinning == ThreadPinning::kAuto && (threads < 2 || threads != cpus.size())) return {};
+  return cpus;
+}
 
 std::shared_ptr<Executor> process_executor() {
   std::lock_guard lock(holder_mutex());
   auto& executor = holder();
   if (!executor) {
-    executor =
-        std::make_shared<Executor>(resolved(configured_threads()), configured_max_queued_cpu_s());
+    executor = started(configured_threads(), configured_max_queued_cpu_s(), configured_pinning());
   }
   return executor;
 }
 
-void configure_process_executor(unsigned threads, double max_queued_cpu_s) {
+void configure_process_executor(unsigned threads, double max_queued_cpu_s, ThreadPinning pinning) {
   std::shared_ptr<Executor> old;
   {
     std::lock_guard lock(holder_mutex());
     configured_threads() = threads;
     configured_max_queued_cpu_s() = max_queued_cpu_s;
+    configured_pinning() = pinning;
     old = std::move(holder());
-    holder() = std::make_shared<Executor>(resolved(threads), max_queued_cpu_s);
+    holder() = started(threads, max_queued_cpu_s, pinning);
   }
   // `old` is released outside the lock: if it was the last user, joining happens here.
 }

@@ -3,10 +3,26 @@
 
 #include <chrono>
 #include <memory>
+#include <vector>
 
 #include "runtime/executor.hpp"
 
 namespace gilfree::runtime {
+
+// Whether the executor's workers are pinned to one CPU each.
+enum class ThreadPinning {
+  // Pinned when the pool has one worker for each CPU of the affinity mask (2 or more): then no
+  // two workers compete for a CPU, and a woken worker runs on its own CPU at once rather than
+  // where the scheduler packs it. A smaller pool (a cgroup quota, `--workers N` sharing the CPUs,
+  // an explicit count) or a larger one stays free to move.
+  kAuto,
+  kAlways,  // every worker, in turn over the affinity mask's CPUs
+  kNever,
+};
+
+// The CPUs the workers of a pool of `threads` are pinned to under `pinning`, worker i to the
+// i-th (modulo its size); empty: none is pinned. The mask is the calling thread's.
+[[nodiscard]] std::vector<unsigned> pinned_cpus(unsigned threads, ThreadPinning pinning);
 
 // The process's executor, started with `usable_cpus()` workers (or the last configured count) if
 // it is not running. Callers hold the shared_ptr while they use it, so a reconfiguration never
@@ -16,7 +32,9 @@ namespace gilfree::runtime {
 // Replaces the executor by one with `threads` workers (0: usable_cpus()) that admits at most
 // `max_queued_cpu_s` estimated CPU seconds of unfinished work. Work already admitted by the old
 // one finishes; its threads are joined when its last user lets go.
-void configure_process_executor(unsigned threads, double max_queued_cpu_s = Executor::kUnlimited);
+// `pinning` applies to it and to the executors started later.
+void configure_process_executor(unsigned threads, double max_queued_cpu_s = Executor::kUnlimited,
+                                ThreadPinning pinning = ThreadPinning::kAuto);
 
 // Stops the executor: admission ends, admitted jobs get up to `grace` to finish, the rest are
 // cancelled, the workers are joined. The next process_executor() call starts a new one.
