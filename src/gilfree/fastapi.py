@@ -48,6 +48,7 @@ from gilfree.metrics import PUBLISH_EVERY_S, RuntimeMetrics
 
 __all__ = [
     "CLIENT_CLOSED_REQUEST",
+    "FAST_PATH_DECLINED",
     "MIB",
     "QUEUED_CPU_S_PER_THREAD",
     "RETRY_AFTER_S",
@@ -65,6 +66,9 @@ __all__ = [
 ]
 
 MIB = 1024 * 1024
+# Set to True in the scope of a request a fast path (fast_route) declined: a route that would
+# offer the request to the same fast path again can skip it.
+FAST_PATH_DECLINED = "gilfree.fast_path_declined"
 # The default queue: this many seconds of work for every native thread, half the default deadline.
 QUEUED_CPU_S_PER_THREAD = 30.0
 RETRY_AFTER_S = 1
@@ -322,8 +326,26 @@ class _FastPaths:
                 if response is not None:
                     await response(scope, receive, send)
                     return
-                receive = request.receive
+                scope[FAST_PATH_DECLINED] = True
+                receive = _replaying(request)
         await self.app(scope, receive, send)
+
+
+def _replaying(request: Request) -> Any:
+    """The receive of a request a fast path declined: where it read the body, the body it kept
+    in ``request._body`` (as Starlette's ``Request.body()`` keeps it) comes first, then what the
+    client sends (its disconnect)."""
+    if not getattr(request, "_stream_consumed", False):
+        return request.receive
+    body = getattr(request, "_body", None)
+    if body is None:
+        raise RuntimeError("a fast path that read the body and declined must keep it: _body")
+    pending = [{"type": "http.request", "body": bytes(body), "more_body": False}]
+
+    async def receive() -> Any:
+        return pending.pop() if pending else await request.receive()
+
+    return receive
 
 
 def fast_route(app: FastAPI, method: str, path: str, fast: FastPath) -> None:
@@ -332,7 +354,9 @@ def fast_route(app: FastAPI, method: str, path: str, fast: FastPath) -> None:
 
     For the requests the common case makes cheap (canonical query values, no unusual header),
     where FastAPI's routing and parameter solving cost more than the work; ``fast`` must answer
-    exactly as the route would, and leave everything else to it. It runs inside the app's
+    exactly as the route would, and leave everything else to it; one that read the body and
+    declines keeps it in ``request._body`` (``await request.body()`` does), and the route reads it
+    again. The route sees ``scope[FAST_PATH_DECLINED]``. It runs inside the app's
     middleware and exception handlers (gilfree's errors are mapped as for any route), with no
     ``scope["route"]``; a ``root_path`` sends every request to the routes.
     """

@@ -11,7 +11,12 @@ from gilfree import INT64_MAX, INT64_MIN
 from gilfree.fastapi import RETRY_AFTER_S, setup
 from gilfree.server.docs import mount_offline_docs
 from gilfree.server.limits import BodySizeLimit
-from gilfree.server.routes import SUM_SQUARES_PATHS, build_router, fast_sum_squares
+from gilfree.server.routes import (
+    SUM_SQUARES_PATHS,
+    build_router,
+    fast_process_numbers,
+    fast_sum_squares,
+)
 from gilfree.server.settings import Settings
 
 __all__ = ["RETRY_AFTER_S", "create_app"]
@@ -44,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = setup(app, settings)
     app.include_router(build_router(settings))
     fast_sum_squares(app, SUM_SQUARES_PATHS, settings.request_timeout_s)
+    fast_process_numbers(app, settings)
     mount_offline_docs(app)
     _exact_int64_bounds(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)

@@ -26,7 +26,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from gilfree import wire
-from gilfree.fastapi import CLIENT_CLOSED_REQUEST, ClientDisconnected, Runner
+from gilfree.fastapi import CLIENT_CLOSED_REQUEST, FAST_PATH_DECLINED, ClientDisconnected, Runner
 from gilfree.server.limits import content_length
 from gilfree.server.settings import Settings
 from gilfree.wire import NumbersFormat, RequestOutcome
@@ -80,6 +80,8 @@ class NativeBodyRoute(APIRoute):
             return standard
 
         async def handler(request: Request) -> Response:
+            if request.scope.get(FAST_PATH_DECLINED):  # declined already, ahead of the routes
+                return await standard(request)
             response = await fast(request)
             return response if response is not None else await standard(request)
 
@@ -106,7 +108,7 @@ def binary_response(values: Any) -> Response:
     return Response(swapped.tobytes(), media_type=OCTET_STREAM)
 
 
-def make_fast_path(settings: Settings, default_iterations: int) -> type[APIRoute]:
+def make_fast_path(settings: Settings, default_iterations: int) -> type[NativeBodyRoute]:
     """The route class of POST /process-numbers for ``settings``."""
     iterations_type: TypeAdapter[int] = TypeAdapter(
         Annotated[int, Field(ge=0, le=settings.max_iterations)]
