@@ -671,7 +671,12 @@ def measured_text(entry: Mapping[str, Any]) -> str:
     """A target's measured figure as text; "-" where it was not measured."""
     if entry["measured"] is None:
         return "-"
-    return figure(entry["measured"], entry["unit"], lower_bound=entry["lower_bound"])
+    measured, unit = entry["measured"], entry["unit"]
+    text = figure(measured, unit, lower_bound=entry["lower_bound"])
+    if unit == "x" and measured != entry["limit"] and text == figure(entry["limit"], unit):
+        # Rounded to the limit's own text, a ratio would not say which side of the limit it is.
+        text = f"{'>= ' if entry['lower_bound'] else ''}{measured:.4g}x"
+    return text
 
 
 def goal_text(entry: Mapping[str, Any]) -> str:
