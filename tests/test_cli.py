@@ -22,16 +22,20 @@ def test_info_names_simd_and_threads(capsys: pytest.CaptureFixture[str]) -> None
     assert f"threads:     {gilfree.threads()}" in out
 
 
-def test_info_json_honours_gilfree_threads() -> None:
-    env = dict(os.environ, GILFREE_THREADS="3")
-    result = subprocess.run(
-        [sys.executable, "-m", "gilfree.cli", "info", "--json"],
+def _info(*flags: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``gilfree info`` in a fresh interpreter, with ``env`` added to the environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "gilfree.cli", "info", *flags],
         capture_output=True,
         text=True,
-        env=env,
-        check=True,
+        env=dict(os.environ, **env),
         timeout=60,
     )
+
+
+def test_info_json_honours_gilfree_threads() -> None:
+    result = _info("--json", GILFREE_THREADS="3")
+    assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["threads"] == 3
     assert info["build_type"] == os.environ.get("GILFREE_EXPECT_BUILD_TYPE", "Release")
@@ -43,42 +47,22 @@ def test_info_json_honours_gilfree_threads() -> None:
 )
 def test_info_json_reports_the_pinned_threads(pin: str, pinned: bool) -> None:
     threads = len(os.sched_getaffinity(0)) + 1  # more than one per CPU: auto leaves them free
-    env = dict(os.environ, GILFREE_THREADS=str(threads), GILFREE_PIN_THREADS=pin)
-    result = subprocess.run(
-        [sys.executable, "-m", "gilfree.cli", "info", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        timeout=60,
-    )
+    result = _info("--json", GILFREE_THREADS=str(threads), GILFREE_PIN_THREADS=pin)
+    assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["pinned_threads"] == (threads if pinned else 0)
 
 
-def test_bad_gilfree_pin_threads_is_a_clear_error() -> None:
-    env = dict(os.environ, GILFREE_PIN_THREADS="often")
-    result = subprocess.run(
-        [sys.executable, "-m", "gilfree.cli", "info"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("GILFREE_THREADS", "lots", "GILFREE_THREADS must be a positive integer"),
+        ("GILFREE_PIN_THREADS", "often", "GILFREE_PIN_THREADS must be true, false or auto"),
+    ],
+)
+def test_a_bad_variable_is_a_clear_error(variable: str, value: str, message: str) -> None:
+    result = _info(**{variable: value})
     assert result.returncode != 0
-    assert "GILFREE_PIN_THREADS must be true, false or auto" in result.stderr
-
-
-def test_bad_gilfree_threads_is_a_clear_error() -> None:
-    env = dict(os.environ, GILFREE_THREADS="lots")
-    result = subprocess.run(
-        [sys.executable, "-m", "gilfree.cli", "info"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    assert result.returncode != 0
-    assert "GILFREE_THREADS must be a positive integer" in result.stderr
+    assert message in result.stderr
 
 
 @pytest.mark.parametrize(
