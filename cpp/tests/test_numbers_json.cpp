@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -212,6 +213,24 @@ TEST(WriteNumbers, FormatsEveryDigitCountExactly) {
   for (const std::int64_t v : values) {
     const std::size_t length = gilfree::wire::format_int64(v, buffer);
     EXPECT_EQ(std::string(buffer, length), std::to_string(v));
+  }
+}
+
+// Every write within the value's own bytes: chunks of an answer are written side by side in
+// parallel, so a stray byte would land in the next chunk's text.
+TEST(WriteNumbers, FormatsRandomValuesOfEveryLengthInTheirOwnBytes) {
+  std::mt19937_64 rng(11);
+  char buffer[40];
+  for (int i = 0; i < 200'000; ++i) {
+    // A random magnitude of 1 to 64 bits, so that every digit count is drawn often.
+    const auto bits = static_cast<unsigned>(rng() % 64);
+    auto v = static_cast<std::int64_t>(rng() >> bits);
+    if (rng() & 1U) v = -v;
+    std::memset(buffer, '#', sizeof buffer);
+    const std::size_t length = gilfree::wire::format_int64(v, buffer + 8);
+    ASSERT_EQ(std::string(buffer + 8, length), std::to_string(v));
+    ASSERT_EQ(buffer[7], '#');
+    ASSERT_EQ(buffer[8 + length], '#');
   }
 }
 

@@ -18,6 +18,11 @@ path); the bounds are the service's settings (``GILFREE_*``):
 - ``max_connections``: a connection past this many open ones is answered 503 with ``Retry-After``
   and closed at once.
 
+A route of the app may have its work started by the protocol as soon as a request's body has
+arrived, while the request is still on its way through the app's middleware (``EarlyStart``):
+the app still runs and answers every request, the body reaches it as usual, and its route takes
+the work from the scope (``EARLY_START``) instead of starting it.
+
 A request the server has no memory to buffer is answered 503 with ``Retry-After`` (the app maps a
 ``MemoryError`` of its own to the same answer). The access log, when uvicorn's own configuration of
 it is in place, is written by ``gilfree.server.access_log`` (the same lines, buffered).
@@ -26,18 +31,31 @@ it is in place, is written by ``gilfree.server.access_log`` (the same lines, buf
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import weakref
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
+from starlette.types import Scope
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gilfree.fastapi import RETRY_AFTER_S
 from gilfree.server.access_log import BufferedAccessLog
+from gilfree.server.limits import content_length
 from gilfree.server.settings import Settings
 
-__all__ = ["PROTOCOL", "BoundedHttpToolsProtocol", "Bounds"]
+__all__ = [
+    "EARLY_MAX_BODY_BYTES",
+    "EARLY_START",
+    "EARLY_STARTS",
+    "PROTOCOL",
+    "BoundedHttpToolsProtocol",
+    "Bounds",
+    "EarlyStart",
+    "EarlyStarter",
+]
 
 # What uvicorn's `http=` option takes to run this protocol (an import path: worker processes
 # import it themselves).
@@ -46,6 +64,28 @@ PROTOCOL = f"{__name__}:BoundedHttpToolsProtocol"
 _logger = logging.getLogger("uvicorn.error")
 # Seconds a connection answered by the protocol itself stays open for the client to read it.
 LINGER_S = 2.0
+
+# Where an app keeps its early starters (``app.state.<EARLY_STARTS>``: (method, path) to starter),
+# and where the scope of a request holds the EarlyStart the server began for it.
+EARLY_STARTS = "gilfree_early_starts"
+EARLY_START = "gilfree.early_start"
+# Bodies up to this many declared bytes may start early: read whole, without waiting for the app
+# (larger ones take their time through the app, under uvicorn's flow control, as any request).
+EARLY_MAX_BODY_BYTES = 1 << 20
+
+
+class EarlyStart(Protocol):
+    """The work of one request, begun by the server before its app runs: it gets the body's
+    pieces as they arrive, then ``complete()`` once the body is whole (which starts the work and
+    must not raise: a failure is the route's to report when it takes the work)."""
+
+    def append(self, chunk: bytes) -> None: ...
+
+    def complete(self) -> None: ...
+
+
+# scope, declared body length -> the request's EarlyStart, or None: the app alone handles it.
+EarlyStarter = Callable[[Scope, int], EarlyStart | None]
 
 
 def _answer(status: bytes, detail: bytes, extra: bytes = b"") -> bytes:
@@ -115,6 +155,27 @@ def _access_log(logger: logging.Logger, loop: asyncio.AbstractEventLoop) -> Any:
     return _access_logs[loop] or logger
 
 
+_starters: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], EarlyStarter]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _early_starters(app: Any) -> dict[tuple[str, str], EarlyStarter]:
+    """The early starters of the app under the server's own middleware (none for other apps)."""
+    try:
+        return _starters[app]
+    except (KeyError, TypeError):  # not seen yet, or not weakly referable (then not cached)
+        pass
+    inner = app
+    while hasattr(inner, "app"):  # uvicorn's middleware wraps the app as `.app`
+        inner = inner.app
+    found = getattr(getattr(inner, "state", None), EARLY_STARTS, None)
+    starters = found if isinstance(found, dict) else {}
+    with contextlib.suppress(TypeError):
+        _starters[app] = starters
+    return starters
+
+
 class _LingeringTransport:
     """A request's view of its connection: closing it while the request's body is still
     arriving (an early answer, such as a 413 or a 503, on a connection that is not kept alive)
@@ -156,6 +217,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # When the body last made progress (None: no body being read).
         self._body_seen_at: float | None = None
         self._timer: asyncio.TimerHandle | None = None
+        # The request being read whose work started early, if any.
+        self._early: EarlyStart | None = None
 
     # Connections.
 
@@ -232,14 +295,24 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_fields = 0
         self._disarm()
         super().on_headers_complete()
+        self._early = None
         if self.cycle is not None:
             self.cycle.transport = self._lingering  # type: ignore[assignment]
+            self._early = self._start_early(self.cycle.scope)
         # A body follows unless the message completes in this same feed.
         self._body_seen_at = self.loop.time()
 
     def on_body(self, body: bytes) -> None:
-        if not self._over():
+        if self._over():
+            return
+        early = self._early
+        if early is None:
             super().on_body(body)
+            return
+        early.append(body)
+        super().on_body(body)
+        # The whole (bounded) body is read at once: its work starts without waiting for the app.
+        self.flow.resume_reading()
 
     def on_message_complete(self) -> None:
         if self._over():
@@ -248,6 +321,24 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         self._head_bytes = 0
         super().on_message_complete()
+        early, self._early = self._early, None
+        if early is not None:
+            early.complete()
+
+    # Early starts.
+
+    def _start_early(self, scope: Any) -> EarlyStart | None:
+        """The EarlyStart of a request whose app's route has a starter for it, put in its scope."""
+        starter = _early_starters(self.app).get((scope["method"], scope["path"]))
+        if starter is None or scope.get("root_path"):
+            return None
+        declared = content_length(scope)
+        if declared is None or not 0 < declared <= EARLY_MAX_BODY_BYTES:
+            return None
+        early = starter(scope, declared)
+        if early is not None:
+            scope[EARLY_START] = early
+        return early
 
     # Timeouts.
 

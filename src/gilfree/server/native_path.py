@@ -25,8 +25,9 @@ from pydantic import Field, TypeAdapter, ValidationError
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from gilfree import wire
+from gilfree import aio, wire
 from gilfree.fastapi import CLIENT_CLOSED_REQUEST, FAST_PATH_DECLINED, ClientDisconnected, Runner
+from gilfree.server.http import EARLY_START
 from gilfree.server.limits import content_length
 from gilfree.server.settings import Settings
 from gilfree.wire import NumbersFormat, RequestOutcome
@@ -69,9 +70,12 @@ def too_much_work(count: int, iterations: int, settings: Settings) -> HTTPExcept
 
 class NativeBodyRoute(APIRoute):
     """An APIRoute whose handler first offers the request to ``fast_path``; when that returns
-    None, FastAPI's own handler (pydantic validation, the endpoint) answers."""
+    None, FastAPI's own handler (pydantic validation, the endpoint) answers. ``early_start``
+    begins the fast path's work in the server, as soon as the body has arrived
+    (gilfree.server.http.EarlyStart)."""
 
     fast_path: FastPath | None = None
+    early_start: Callable[[Any, int], EarlyNumbers | None] | None = None
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         standard = super().get_route_handler()
@@ -86,6 +90,60 @@ class NativeBodyRoute(APIRoute):
             return response if response is not None else await standard(request)
 
         return handler
+
+
+class EarlyNumbers:
+    """The native job of a canonical JSON request, submitted by the server once its body has
+    arrived (gilfree.server.http.EarlyStart), for the fast path to take if its parameters are
+    the ones it was started with; a job nobody takes is cancelled when this is dropped."""
+
+    __slots__ = ("_body", "_error", "_job", "_limits", "_taken", "parameters")
+
+    def __init__(
+        self, parameters: tuple[int, float, bool], declared: int, limits: tuple[int, int]
+    ) -> None:
+        self.parameters = parameters  # iterations, timeout (seconds), binary answer
+        self._limits = limits  # max_numbers, max_work
+        self._body: wire.RequestBody | None = wire.RequestBody(declared)
+        self._job: aio.Job | None = None
+        self._error: BaseException | None = None
+        self._taken = False
+
+    def append(self, chunk: bytes) -> None:
+        if self._body is not None:
+            self._body.append(chunk)
+
+    def complete(self) -> None:
+        body, self._body = self._body, None
+        if body is None:
+            return
+        iterations, timeout_s, binary_out = self.parameters
+        max_numbers, max_work = self._limits
+        try:
+            self._job = wire.submit_numbers_request(
+                wire.numbers_request(
+                    body,
+                    iterations=iterations,
+                    answer_format=NumbersFormat.INT64 if binary_out else NumbersFormat.JSON,
+                    max_numbers=max_numbers,
+                    max_work=max_work,
+                ),
+                timeout=timeout_s,
+            )
+        except Exception as exc:  # the route raises it, as it would have raised it itself
+            self._error = exc
+
+    def take(self) -> aio.Job | None:
+        """The job (or what submitting it raised); None if it was not submitted."""
+        self._taken = True
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return self._job
+
+    def __del__(self) -> None:
+        if self._job is not None and not self._taken:
+            self._job.cancel()
 
 
 def _media_type(value: str | None) -> str | None:
@@ -183,6 +241,57 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[NativeBo
             ]
         )
 
+    def json_parameters(request: Request) -> tuple[int, float, bool] | None:
+        """iterations, timeout and binary answer of a JSON request the fast path takes as is."""
+        iterations = canonical_iterations(request)
+        timeout_s = canonical_timeout(request)
+        if iterations is None or timeout_s is None:
+            return None
+        return iterations, timeout_s, wants_binary(request)
+
+    def early_start(scope: Any, declared: int) -> EarlyNumbers | None:
+        request = Request(scope)
+        media = _media_type(request.headers.get("content-type"))
+        if declared > settings.max_body_bytes or media != JSON:
+            return None
+        parameters = json_parameters(request)
+        if parameters is None:
+            return None
+        return EarlyNumbers(parameters, declared, (settings.max_numbers, settings.max_work))
+
+    def submit(
+        body: wire.RequestBody, iterations: int, timeout_s: float, binary_in: bool, binary_out: bool
+    ) -> aio.Job:
+        return wire.submit_numbers_request(
+            wire.numbers_request(
+                body,
+                iterations=iterations,
+                body_format=NumbersFormat.INT64 if binary_in else NumbersFormat.JSON,
+                answer_format=NumbersFormat.INT64 if binary_out else NumbersFormat.JSON,
+                max_numbers=settings.max_numbers,
+                max_work=settings.max_work,
+            ),
+            timeout=timeout_s,
+        )
+
+    async def early_job(request: Request, parameters: tuple[int, float, bool]) -> aio.Job | None:
+        """The job the server started for this request with these parameters, if any, once the
+        body (which the server has read already) is drained from the app's stream."""
+        early = request.scope.get(EARLY_START)
+        if not isinstance(early, EarlyNumbers):
+            return None
+        if early.parameters != parameters:
+            early.take()  # not this request's work after all: cancelled when dropped
+            return None
+        chunks = [chunk async for chunk in request.stream()]
+        job = early.take()
+        if job is None:  # the server did not get to submit it: the body is here all the same
+            body = wire.RequestBody(sum(map(len, chunks)))
+            for chunk in chunks:
+                body.append(chunk)
+            job = submit(body, *parameters[:2], False, parameters[2])
+        return job
+
     async def read_body(request: Request) -> wire.RequestBody:
         # Into native memory, sized once by Content-Length when there is one; read as a stream,
         # so that Starlette keeps no copy of its own.
@@ -196,32 +305,24 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[NativeBo
         media = _media_type(request.headers.get("content-type"))
         if media == OCTET_STREAM:
             iterations, timeout_s = binary_parameters(request)
+            binary_out = wants_binary(request)
         elif media == JSON:  # other types (none, +json) get FastAPI's own treatment
-            maybe_iterations = canonical_iterations(request)
-            maybe_timeout = canonical_timeout(request)
-            if maybe_iterations is None or maybe_timeout is None:
+            parameters = json_parameters(request)
+            if parameters is None:
                 return None
-            iterations, timeout_s = maybe_iterations, maybe_timeout
+            iterations, timeout_s, binary_out = parameters
         else:
             return None
         binary_in = media == OCTET_STREAM
-        binary_out = wants_binary(request)
         try:
             # The whole body first: only then may the disconnect watcher read from the client.
-            body = await read_body(request)
-            if binary_in and len(body) % 8:
-                raise partial_value(len(body))
-            job = wire.submit_numbers_request(
-                wire.numbers_request(
-                    body,
-                    iterations=iterations,
-                    body_format=NumbersFormat.INT64 if binary_in else NumbersFormat.JSON,
-                    answer_format=NumbersFormat.INT64 if binary_out else NumbersFormat.JSON,
-                    max_numbers=settings.max_numbers,
-                    max_work=settings.max_work,
-                ),
-                timeout=timeout_s,
-            )
+            parameters = (iterations, timeout_s, binary_out)
+            job = None if binary_in else await early_job(request, parameters)
+            if job is None:
+                body = await read_body(request)
+                if binary_in and len(body) % 8:
+                    raise partial_value(len(body))
+                job = submit(body, iterations, timeout_s, binary_in, binary_out)
             # As any route awaits a job (watched for a disconnect when it is worth it, recorded
             # under the route), with the deadline read here.
             answered = await Runner.of(request, timeout_s).wait(job)
@@ -239,4 +340,8 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[NativeBo
             raise too_much_work(answered.count, iterations, settings)
         raise RuntimeError(f"unexpected outcome of a native request: {outcome}")
 
-    return type("NumbersRoute", (NativeBodyRoute,), {"fast_path": staticmethod(fast)})
+    return type(
+        "NumbersRoute",
+        (NativeBodyRoute,),
+        {"fast_path": staticmethod(fast), "early_start": staticmethod(early_start)},
+    )

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from gilfree import INT64_MAX, INT64_MIN, _kernels
 from gilfree.errors import InvalidInput
 from gilfree.fastapi import Run, Runner, fast_route
+from gilfree.server.http import EARLY_STARTS
 from gilfree.server.native_path import (
     OCTET_STREAM,
     binary_response,
@@ -159,12 +160,19 @@ def fast_process_numbers(app: FastAPI, settings: Settings) -> None:
     The same native path the routes' class offers a request to (gilfree.server.native_path),
     ahead of FastAPI's routing and its per-request dependency machinery; what it declines (a
     body not in canonical form, an unusual parameter) goes on to the route with its body, and
-    the route does not offer it again.
+    the route does not offer it again. Under ``gilfree serve`` the work of a canonical JSON
+    request starts in the server as soon as its body has arrived (gilfree.server.http's early
+    starts), and the fast path takes it from there.
     """
-    fast = make_fast_path(settings, min(DEFAULT_ITERATIONS, settings.max_iterations)).fast_path
+    route = make_fast_path(settings, min(DEFAULT_ITERATIONS, settings.max_iterations))
+    fast, early_start = route.fast_path, route.early_start
     assert fast is not None
+    assert early_start is not None
+    starters = getattr(app.state, EARLY_STARTS, None) or {}
+    setattr(app.state, EARLY_STARTS, starters)
     for path in NUMBERS_PATHS:
         fast_route(app, "POST", path, fast)
+        starters[("POST", path)] = early_start
 
 
 def build_router(settings: Settings) -> APIRouter:

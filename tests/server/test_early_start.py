@@ -1,0 +1,205 @@
+"""Early starts: the protocol begins a route's work as soon as a request's body has arrived, the app
+still answers the request, and the body still reaches it; the numbers route's work taken from
+there, or cancelled when nobody takes it."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import uvicorn
+
+import gilfree
+from gilfree import wire
+from gilfree.server.http import (
+    EARLY_MAX_BODY_BYTES,
+    EARLY_START,
+    EARLY_STARTS,
+    BoundedHttpToolsProtocol,
+)
+from gilfree.server.native_path import EarlyNumbers
+from tests.server.live import free_port
+
+
+class Recorder:
+    """An EarlyStart that records what the protocol gave it."""
+
+    def __init__(self, scope: Any, declared: int, events: list[Any]) -> None:
+        self.declared = declared
+        self.chunks: list[bytes] = []
+        self.completed = False
+        events.append(("started", scope["path"], declared))
+
+    def append(self, chunk: bytes) -> None:
+        self.chunks.append(bytes(chunk))
+
+    def complete(self) -> None:
+        self.completed = True
+
+
+class App:
+    """A bare ASGI app with an early starter for POST /early: it answers what it saw."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+        self.state = SimpleNamespace(
+            **{EARLY_STARTS: {("POST", "/early"): lambda s, n: Recorder(s, n, self.events)}}
+        )
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        early = scope.get(EARLY_START)
+        seen = (early is not None, early is not None and early.completed)
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.events.append(("app", seen, body, b"".join(early.chunks) if early else None))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[App, int]]:
+    app = App()
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        http=BoundedHttpToolsProtocol,
+        loop="asyncio",
+        lifespan="off",
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.01)
+    yield app, port
+    server.should_exit = True
+    thread.join(10)
+
+
+def _exchange(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):  # until the server closes (Connection: close)
+            answer += chunk
+        return answer
+
+
+def _post(path: str, body: bytes, *, declared: bool = True) -> bytes:
+    length = b"Content-Length: %d\r\n" % len(body) if declared else b""
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n" % (path.encode(), length)
+    if declared:
+        return head + body
+    chunked = b"Transfer-Encoding: chunked\r\n\r\n"
+    return head[:-2] + chunked + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+
+
+def test_the_work_starts_before_the_app_runs_and_the_app_gets_the_body(
+    served: tuple[App, int],
+) -> None:
+    app, port = served
+    app.events.clear()
+    body = b'{"numbers":[1,2,3]}'
+    assert _exchange(port, _post("/early", body)).startswith(b"HTTP/1.1 200")
+    # Sent at once, the head and body arrive together: the body is whole (and its work begun)
+    # before the app's task first runs, and the app reads the same bytes.
+    assert app.events == [("started", "/early", len(body)), ("app", (True, True), body, body)]
+
+
+def test_a_body_that_arrives_in_pieces_starts_once_it_is_whole(served: tuple[App, int]) -> None:
+    app, port = served
+    app.events.clear()
+    body = b"x" * 5000
+    request = _post("/early", body)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request[:-3000])
+        time.sleep(0.1)
+        sock.sendall(request[-3000:])
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200")
+    started, (_, seen, received, gathered) = app.events
+    assert started == ("started", "/early", len(body))
+    assert seen[0]
+    assert received == body
+    assert gathered == body
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "declared"),
+    [
+        ("/other", b"{}", True),  # no starter for the path
+        ("/early", b"{}", False),  # chunked: no declared length
+        ("/early", b"", True),  # no body
+        ("/early", b"x" * (EARLY_MAX_BODY_BYTES + 1), True),  # larger than an early body may be
+    ],
+)
+def test_other_requests_are_left_to_the_app(
+    served: tuple[App, int], path: str, body: bytes, declared: bool
+) -> None:
+    app, port = served
+    app.events.clear()
+    assert _exchange(port, _post(path, body, declared=declared)).startswith(b"HTTP/1.1 200")
+    assert app.events == [("app", (False, False), body, None)]
+
+
+# -- the numbers route's early work -------------------------------------------------------------
+
+
+def _body(count: int) -> bytes:
+    return b'{"numbers":[' + b",".join(b"1" for _ in range(count)) + b"]}"
+
+
+def test_the_numbers_work_is_taken_with_the_parameters_it_started_with() -> None:
+    async def main() -> None:
+        body = _body(1000)
+        early = EarlyNumbers((3, 30.0, False), len(body), (10**6, 10**12))
+        early.append(body[:100])
+        early.append(body[100:])
+        early.complete()
+        job = early.take()
+        assert job is not None
+        answered = await job
+        assert answered.outcome is wire.RequestOutcome.OK
+        expected = gilfree.process_numbers([1] * 1000, 3)
+        assert bytes(answered.answer()) == (
+            b'{"original_count":1000,"processed_result":['
+            + b",".join(b"%d" % v for v in expected)
+            + b"]}"
+        )
+
+    asyncio.run(main())
+
+
+def test_numbers_work_nobody_takes_is_cancelled_when_dropped() -> None:
+    async def main() -> None:
+        body = _body(100_000)
+        early = EarlyNumbers((10**6, 30.0, False), len(body), (10**6, 10**15))
+        early.append(body)
+        early.complete()
+        job = early._job
+        assert job is not None
+        del early
+        gc.collect()
+        with pytest.raises(gilfree.Cancelled):
+            await job
+        assert job.status == "cancelled"
+
+    asyncio.run(main())
