@@ -163,6 +163,12 @@ def test_other_requests_are_left_to_the_app(
 # -- the numbers route's early work -------------------------------------------------------------
 
 
+def _submit(body: wire.RequestBody, iterations: int) -> Any:
+    return wire.submit_numbers_request(
+        wire.numbers_request(body, iterations=iterations), timeout=30
+    )
+
+
 def _body(count: int) -> bytes:
     return b'{"numbers":[' + b",".join(b"1" for _ in range(count)) + b"]}"
 
@@ -170,7 +176,7 @@ def _body(count: int) -> bytes:
 def test_the_numbers_work_is_taken_with_the_parameters_it_started_with() -> None:
     async def main() -> None:
         body = _body(1000)
-        early = EarlyNumbers((3, 30.0, False), len(body), (10**6, 10**12))
+        early = EarlyNumbers((3, 30.0, False), len(body), lambda b: _submit(b, 3))
         early.append(body[:100])
         early.append(body[100:])
         early.complete()
@@ -191,7 +197,7 @@ def test_the_numbers_work_is_taken_with_the_parameters_it_started_with() -> None
 def test_numbers_work_nobody_takes_is_cancelled_when_dropped() -> None:
     async def main() -> None:
         body = _body(100_000)
-        early = EarlyNumbers((10**6, 30.0, False), len(body), (10**6, 10**15))
+        early = EarlyNumbers((10**6, 30.0, False), len(body), lambda b: _submit(b, 10**6))
         early.append(body)
         early.complete()
         job = early._job
@@ -201,5 +207,30 @@ def test_numbers_work_nobody_takes_is_cancelled_when_dropped() -> None:
         with pytest.raises(gilfree.Cancelled):
             await job
         assert job.status == "cancelled"
+
+    asyncio.run(main())
+
+
+def test_numbers_work_for_other_parameters_is_cancelled_and_an_error_is_raised_once() -> None:
+    async def main() -> None:
+        body = _body(100_000)
+        early = EarlyNumbers((10**6, 30.0, False), len(body), lambda b: _submit(b, 10**6))
+        early.append(body)
+        early.complete()
+        job = early._job
+        assert job is not None
+        early.drop()
+        with pytest.raises(gilfree.Cancelled):
+            await job
+
+        def refuse(body: wire.RequestBody) -> Any:
+            raise gilfree.Overloaded("full")
+
+        refused = EarlyNumbers((1, 30.0, False), 2, refuse)
+        refused.append(b"{}")
+        refused.complete()
+        with pytest.raises(gilfree.Overloaded):
+            refused.take()
+        assert refused.take() is None
 
     asyncio.run(main())

@@ -97,13 +97,16 @@ class EarlyNumbers:
     arrived (gilfree.server.http.EarlyStart), for the fast path to take if its parameters are
     the ones it was started with; a job nobody takes is cancelled when this is dropped."""
 
-    __slots__ = ("_body", "_error", "_job", "_limits", "_taken", "parameters")
+    __slots__ = ("_body", "_error", "_job", "_submit", "_taken", "parameters")
 
     def __init__(
-        self, parameters: tuple[int, float, bool], declared: int, limits: tuple[int, int]
+        self,
+        parameters: tuple[int, float, bool],
+        declared: int,
+        submit: Callable[[wire.RequestBody], aio.Job],
     ) -> None:
         self.parameters = parameters  # iterations, timeout (seconds), binary answer
-        self._limits = limits  # max_numbers, max_work
+        self._submit = submit
         self._body: wire.RequestBody | None = wire.RequestBody(declared)
         self._job: aio.Job | None = None
         self._error: BaseException | None = None
@@ -115,23 +118,11 @@ class EarlyNumbers:
 
     def complete(self) -> None:
         body, self._body = self._body, None
-        if body is None:
-            return
-        iterations, timeout_s, binary_out = self.parameters
-        max_numbers, max_work = self._limits
-        try:
-            self._job = wire.submit_numbers_request(
-                wire.numbers_request(
-                    body,
-                    iterations=iterations,
-                    answer_format=NumbersFormat.INT64 if binary_out else NumbersFormat.JSON,
-                    max_numbers=max_numbers,
-                    max_work=max_work,
-                ),
-                timeout=timeout_s,
-            )
-        except Exception as exc:  # the route raises it, as it would have raised it itself
-            self._error = exc
+        if body is not None:
+            try:
+                self._job = self._submit(body)
+            except Exception as exc:  # the route raises it, as it would have raised it itself
+                self._error = exc
 
     def take(self) -> aio.Job | None:
         """The job (or what submitting it raised); None if it was not submitted."""
@@ -141,9 +132,15 @@ class EarlyNumbers:
             raise error
         return self._job
 
-    def __del__(self) -> None:
-        if self._job is not None and not self._taken:
+    def drop(self) -> None:
+        """Cancels the job: the request's work is not this one after all."""
+        self._taken = True
+        if self._job is not None:
             self._job.cancel()
+
+    def __del__(self) -> None:
+        if not self._taken:
+            self.drop()
 
 
 def _media_type(value: str | None) -> str | None:
@@ -257,7 +254,12 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[NativeBo
         parameters = json_parameters(request)
         if parameters is None:
             return None
-        return EarlyNumbers(parameters, declared, (settings.max_numbers, settings.max_work))
+        iterations, timeout_s, binary_out = parameters
+        return EarlyNumbers(
+            parameters,
+            declared,
+            lambda body: submit(body, iterations, timeout_s, False, binary_out),
+        )
 
     def submit(
         body: wire.RequestBody, iterations: int, timeout_s: float, binary_in: bool, binary_out: bool
@@ -281,7 +283,7 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[NativeBo
         if not isinstance(early, EarlyNumbers):
             return None
         if early.parameters != parameters:
-            early.take()  # not this request's work after all: cancelled when dropped
+            early.drop()
             return None
         chunks = [chunk async for chunk in request.stream()]
         job = early.take()
