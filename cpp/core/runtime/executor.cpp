@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -32,6 +33,10 @@ std::uint64_t thread_cpu_ns() noexcept {
 }
 
 namespace {
+// Estimated CPU seconds of a job's work for each worker woken when it is submitted (see
+// Executor::submit).
+constexpr double kWorkPerWokenWorkerS = 100e-6;
+
 std::string seconds_text(double seconds) {
   char text[32];
   std::snprintf(text, sizeof text, "%.3g s", seconds);
@@ -180,11 +185,23 @@ std::shared_ptr<Job> Executor::admit_job_locked(JobSpec spec) {
   return job;
 }
 
+void Executor::wake_workers(std::size_t wanted) {
+  if (wanted >= workers_.size()) {
+    work_available_.notify_all();
+  } else {
+    for (std::size_t i = 0; i < std::max<std::size_t>(wanted, 1); ++i) {
+      work_available_.notify_one();
+    }
+  }
+}
+
 std::shared_ptr<Job> Executor::submit(JobSpec spec) {
   std::shared_ptr<Job> job;
+  double estimate_s = 0;
   {
     std::lock_guard lock(mu_);
     job = admit_job_locked(std::move(spec));
+    estimate_s = job->spec_.kernel->estimate_s(job->spec_.cost_s);
     ++submitted_;
     job->spec_.kernel->count_submitted();
     active_.insert(job.get());
@@ -196,10 +213,19 @@ std::shared_ptr<Job> Executor::submit(JobSpec spec) {
   if (job->spec_.chunks == 0) {
     job->started_at_ = job->submitted_at_;
     finish(job);
-  } else if (job->spec_.chunks == 1) {
-    work_available_.notify_one();
   } else {
-    work_available_.notify_all();
+    // As many workers as its first stage has chunks, or, for a job whose later stages spread
+    // over more of them, one for each kWorkPerWokenWorkerS of its estimated work: woken now,
+    // they are up by the time those stages start (waking a sleeping thread costs tens of
+    // microseconds, and more where a virtual machine's idle CPU must be woken too).
+    const double worth = std::floor(estimate_s / kWorkPerWokenWorkerS);
+    std::size_t for_work = 0;
+    if (worth >= static_cast<double>(workers_.size())) {
+      for_work = workers_.size();
+    } else if (worth >= 1) {  // not for a NaN either
+      for_work = static_cast<std::size_t>(worth);
+    }
+    wake_workers(std::max(job->spec_.chunks, for_work));
   }
   return job;
 }
@@ -447,11 +473,7 @@ bool Executor::start_next_stage(const std::shared_ptr<Job>& job) {
     job->runnable_listed_ = true;
     runnable_.push_back(job);
   }
-  if (plan.chunks == 1) {
-    work_available_.notify_one();
-  } else {
-    work_available_.notify_all();
-  }
+  wake_workers(plan.chunks);
   return true;
 }
 

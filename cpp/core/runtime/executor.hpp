@@ -278,6 +278,8 @@ class Executor {
   bool start_next_stage(const std::shared_ptr<Job>& job);
   void requeue_chunk(const std::shared_ptr<Job>& job, std::size_t chunk);
   void finish(const std::shared_ptr<Job>& job);
+  // Wakes `wanted` waiting workers (at least one; all of them for as many as there are).
+  void wake_workers(std::size_t wanted);
 
   mutable std::mutex mu_;
   std::condition_variable work_available_;
