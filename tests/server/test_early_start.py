@@ -24,7 +24,8 @@ from gilfree.server.http import (
     EARLY_STARTS,
     BoundedHttpToolsProtocol,
 )
-from gilfree.server.native_path import EarlyNumbers
+from gilfree.server.native_path import EarlyNumbers, make_fast_path
+from gilfree.server.settings import Settings
 from tests.server.live import free_port
 
 
@@ -178,8 +179,10 @@ def test_the_numbers_work_is_taken_with_the_parameters_it_started_with() -> None
         body = _body(1000)
         early = EarlyNumbers((3, 30.0, False), len(body), lambda b: _submit(b, 3))
         early.append(body[:100])
+        assert early._job is None
         early.append(body[100:])
-        early.complete()
+        assert early._job is not None  # the declared length is whole: started at once
+        early.complete()  # the end of the message changes nothing
         job = early.take()
         assert job is not None
         answered = await job
@@ -234,3 +237,61 @@ def test_numbers_work_for_other_parameters_is_cancelled_and_an_error_is_raised_o
         assert refused.take() is None
 
     asyncio.run(main())
+
+
+def _scope(query: bytes, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    return {"type": "http", "method": "POST", "query_string": query, "headers": headers}
+
+
+JSON_TYPE = (b"content-type", b"application/json")
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "parameters"),
+    [
+        (b"", [JSON_TYPE], (1000, 60.0, False)),
+        (
+            b"iterations=7",
+            [(b"content-type", b"Application/JSON; charset=utf-8")],
+            (7, 60.0, False),
+        ),
+        (b"", [JSON_TYPE, (b"accept", b"application/octet-stream")], (1000, 60.0, True)),
+        (
+            b"",
+            [JSON_TYPE, (b"accept", b"application/octet-stream, application/json")],
+            (1000, 60.0, False),
+        ),
+        (b"", [JSON_TYPE, (b"content-type", b"text/plain")], (1000, 60.0, False)),  # the first
+    ],
+)
+def test_the_numbers_route_starts_common_json_requests_early_with_their_parameters(
+    query: bytes, headers: list[tuple[bytes, bytes]], parameters: tuple[int, float, bool]
+) -> None:
+    route = make_fast_path(Settings(request_timeout_s=60.0), 1000)
+    assert route.early_start is not None
+    early = route.early_start(_scope(query, headers), 100)
+    assert early is not None
+    assert early.parameters == parameters
+    early.drop()
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "declared"),
+    [
+        (b"", [], 100),  # no content type
+        (b"", [(b"content-type", b"text/plain"), JSON_TYPE], 100),
+        (b"", [(b"content-type", b"application/octet-stream")], 100),
+        (b"iterations=007", [JSON_TYPE], 100),  # not canonical: FastAPI decides
+        (b"iterations=7&x=1", [JSON_TYPE], 100),
+        (b"iterations=1000001", [JSON_TYPE], 100),  # past max_iterations
+        (b"", [JSON_TYPE, (b"x-request-timeout", b"1")], 100),
+        (b"", [JSON_TYPE, (b"accept", b"a/b"), (b"accept", b"c/d")], 100),
+        (b"", [JSON_TYPE], 5000),  # past max_body_bytes
+    ],
+)
+def test_the_numbers_route_leaves_other_requests_to_the_fast_path(
+    query: bytes, headers: list[tuple[bytes, bytes]], declared: int
+) -> None:
+    route = make_fast_path(Settings(max_body_bytes=4096, max_iterations=10**6), 1000)
+    assert route.early_start is not None
+    assert route.early_start(_scope(query, headers), declared) is None

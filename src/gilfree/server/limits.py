@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import TypeVar
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["BodySizeLimit", "content_length"]
@@ -75,7 +74,9 @@ class BodySizeLimit:
 
 def content_length(scope: Scope) -> int | None:
     """The declared body length, or None when absent, malformed or absurd."""
-    value = Headers(scope=scope).get("content-length")
-    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 18:
-        return None  # absent, malformed or absurd: count the bytes as they arrive instead
-    return int(value)
+    for name, value in scope["headers"]:
+        if name == b"content-length":  # the first, as Headers.get reads it
+            if not value.isdigit() or len(value) > 18:  # bytes: ASCII digits only
+                return None  # malformed or absurd: count the bytes as they arrive instead
+            return int(value)
+    return None

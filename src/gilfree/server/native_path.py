@@ -51,6 +51,8 @@ _SAFE_DIGITS = 18
 _CANONICAL_INT = re.compile(rf"0|[1-9][0-9]{{0,{_SAFE_DIGITS - 1}}}")
 _CANONICAL_SECONDS = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?")
 _CANONICAL_QUERY = re.compile(rb"iterations=([0-9]{1,%d})" % _SAFE_DIGITS)
+_JSON_BYTES = JSON.encode()
+_OCTET_BYTES = OCTET_STREAM.encode()
 
 FastPath = Callable[[Request], Awaitable[Response | None]]
 
@@ -97,7 +99,7 @@ class EarlyNumbers:
     arrived (gilfree.server.http.EarlyStart), for the fast path to take if its parameters are
     the ones it was started with; a job nobody takes is cancelled when this is dropped."""
 
-    __slots__ = ("_body", "_error", "_job", "_submit", "_taken", "parameters")
+    __slots__ = ("_body", "_declared", "_error", "_job", "_submit", "_taken", "parameters")
 
     def __init__(
         self,
@@ -107,6 +109,7 @@ class EarlyNumbers:
     ) -> None:
         self.parameters = parameters  # iterations, timeout (seconds), binary answer
         self._submit = submit
+        self._declared = declared
         self._body: wire.RequestBody | None = wire.RequestBody(declared)
         self._job: aio.Job | None = None
         self._error: BaseException | None = None
@@ -115,6 +118,8 @@ class EarlyNumbers:
     def append(self, chunk: bytes) -> None:
         if self._body is not None:
             self._body.append(chunk)
+            if len(self._body) == self._declared:  # whole: the parser's end of message follows
+                self.complete()
 
     def complete(self) -> None:
         body, self._body = self._body, None
@@ -247,16 +252,41 @@ def make_fast_path(settings: Settings, default_iterations: int) -> type[NativeBo
         return iterations, timeout_s, wants_binary(request)
 
     def early_start(scope: Any, declared: int) -> EarlyNumbers | None:
-        request = Request(scope)
-        media = _media_type(request.headers.get("content-type"))
-        if declared > settings.max_body_bytes or media != JSON:
+        """The work of a JSON request the fast path would take, started as its body arrives.
+
+        Read from the raw scope (the server calls it for every such request before the app
+        runs): only the common form is started early, with the parameters json_parameters would
+        find (a JSON body, no deadline header, no query or `iterations=N` alone, at most one
+        Accept); the fast path takes the work only if they are the ones it finds.
+        """
+        if declared > settings.max_body_bytes:
             return None
-        parameters = json_parameters(request)
-        if parameters is None:
+        query = scope.get("query_string", b"")
+        if not query:
+            iterations = default_iterations
+        else:
+            only = _CANONICAL_QUERY.fullmatch(query)
+            if only is None or not _CANONICAL_INT.fullmatch(only[1].decode()):
+                return None
+            iterations = int(only[1])
+            if iterations > settings.max_iterations:
+                return None
+        media = accept = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                media = media or value  # the first one, as Headers.get reads it
+            elif name == b"accept":
+                if accept is not None:
+                    return None
+                accept = value.lower()
+            elif name == b"x-request-timeout":
+                return None
+        if media is None or media.split(b";", 1)[0].strip().lower() != _JSON_BYTES:
             return None
-        iterations, timeout_s, binary_out = parameters
+        binary_out = accept is not None and _OCTET_BYTES in accept and _JSON_BYTES not in accept
+        timeout_s = settings.request_timeout_s
         return EarlyNumbers(
-            parameters,
+            (iterations, timeout_s, binary_out),
             declared,
             lambda body: submit(body, iterations, timeout_s, False, binary_out),
         )
