@@ -197,14 +197,19 @@ def test_the_numbers_work_is_taken_with_the_parameters_it_started_with() -> None
     asyncio.run(main())
 
 
+def _started_long_work() -> tuple[EarlyNumbers, Any]:
+    """Early work of 10^11 steps, submitted (its body whole), and its job."""
+    body = _body(100_000)
+    early = EarlyNumbers((10**6, 30.0, False), len(body), lambda b: _submit(b, 10**6))
+    early.append(body)
+    job = early._job
+    assert job is not None
+    return early, job
+
+
 def test_numbers_work_nobody_takes_is_cancelled_when_dropped() -> None:
     async def main() -> None:
-        body = _body(100_000)
-        early = EarlyNumbers((10**6, 30.0, False), len(body), lambda b: _submit(b, 10**6))
-        early.append(body)
-        early.complete()
-        job = early._job
-        assert job is not None
+        early, job = _started_long_work()
         del early
         gc.collect()
         with pytest.raises(gilfree.Cancelled):
@@ -216,12 +221,7 @@ def test_numbers_work_nobody_takes_is_cancelled_when_dropped() -> None:
 
 def test_numbers_work_for_other_parameters_is_cancelled_and_an_error_is_raised_once() -> None:
     async def main() -> None:
-        body = _body(100_000)
-        early = EarlyNumbers((10**6, 30.0, False), len(body), lambda b: _submit(b, 10**6))
-        early.append(body)
-        early.complete()
-        job = early._job
-        assert job is not None
+        early, job = _started_long_work()
         early.drop()
         with pytest.raises(gilfree.Cancelled):
             await job
