@@ -239,6 +239,8 @@ def build_router(settings: Settings) -> APIRouter:
             sum_squares,
             methods=["GET"],
             response_model=SumSquaresResponse,
+            # Its job runs under the request's deadline and admission like any other.
+            responses={code: _ERRORS[code] for code in (503, 504)},
             deprecated=deprecated,
             summary="Exact a*a + b*b of two int64",
         )
